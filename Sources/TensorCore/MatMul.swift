@@ -1,0 +1,126 @@
+import CBLAS
+
+/// `C = alpha * op(A) * op(B) + beta * C` over row-major buffers, where
+/// `op(A)` is `[m, k]` and `op(B)` is `[k, n]`.
+@inline(__always)
+func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>
+) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 { c.update(repeating: 0, count: m * n) }
+        return
+    }
+    Threading.ensureConfigured()
+    cblas_sgemm(
+        CblasRowMajor,
+        transposeA ? CblasTrans : CblasNoTrans,
+        transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha,
+        a, Int32(transposeA ? m : k),
+        b, Int32(transposeB ? k : n),
+        beta, c, Int32(n))
+}
+
+/// Batched GEMM over `batch` consecutive matrices of each operand.
+func batchedGemm(
+    batch: Int, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: [Float], b: [Float], beta: Float = 0, c: inout [Float]
+) {
+    a.withUnsafeBufferPointer { aBuffer in
+        b.withUnsafeBufferPointer { bBuffer in
+            c.withUnsafeMutableBufferPointer { cBuffer in
+                guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
+                      let cBase = cBuffer.baseAddress else { return }
+                for index in 0..<batch {
+                    gemm(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                        a: aBase + index * m * k, b: bBase + index * k * n,
+                        beta: beta, c: cBase + index * m * n)
+                }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Matrix product of `[m, k]` and `[k, n]`, or batched product of
+    /// `[B, m, k]` and `[B, k, n]` (any number of leading batch axes, equal
+    /// in both operands).
+    public func matmul(_ other: Tensor) -> Tensor {
+        precondition(
+            rank >= 2 && other.rank == rank,
+            "matmul: shapes \(shape) and \(other.shape) must both have rank 2 or more, and equal rank")
+        let batchShape = Array(shape.dropLast(2))
+        precondition(
+            batchShape == Array(other.shape.dropLast(2)),
+            "matmul: batch axes of \(shape) and \(other.shape) differ")
+        let m = shape[rank - 2], k = shape[rank - 1], n = other.shape[rank - 1]
+        precondition(
+            other.shape[rank - 2] == k,
+            "matmul: inner extents differ, \(shape) times \(other.shape)")
+        let batch = shapeElementCount(batchShape)
+        var out = [Float](repeating: 0, count: batch * m * n)
+        batchedGemm(batch: batch, transposeA: false, transposeB: false, m: m, n: n, k: k, a: data, b: other.data, c: &out)
+        let a = self, b = other
+        return Tensor.record("matmul", shape: batchShape + [m, n], data: out, inputs: [a, b]) { outGrad in
+            if a.requiresGrad {
+                // dA [m, k] = dC [m, n] · Bᵀ
+                var grad = [Float](repeating: 0, count: a.count)
+                batchedGemm(batch: batch, transposeA: false, transposeB: true, m: m, n: k, k: n, a: outGrad, b: b.data, c: &grad)
+                a.accumulateGrad(grad)
+            }
+            if b.requiresGrad {
+                // dB [k, n] = Aᵀ · dC [m, n]
+                var grad = [Float](repeating: 0, count: b.count)
+                batchedGemm(batch: batch, transposeA: true, transposeB: false, m: k, n: n, k: m, a: a.data, b: outGrad, c: &grad)
+                b.accumulateGrad(grad)
+            }
+        }
+    }
+
+    /// Affine map over the last axis: `x [..., in] · Wᵀ + b` with
+    /// `weight: [out, in]` and `bias: [out]`.
+    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(weight.rank == 2, "linear: weight must be [out, in], got \(weight.shape)")
+        let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
+        precondition(
+            rank >= 1 && shape[rank - 1] == inFeatures,
+            "linear: input \(shape) does not end in \(inFeatures) features of weight \(weight.shape)")
+        if let bias {
+            precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
+        }
+        let rows = count / Swift.max(inFeatures, 1)
+        var out = [Float](repeating: 0, count: rows * outFeatures)
+        if let bias {
+            for r in 0..<rows {
+                for j in 0..<outFeatures { out[r * outFeatures + j] = bias.data[j] }
+            }
+        }
+        batchedGemm(
+            batch: 1, transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+            a: data, b: weight.data, beta: bias == nil ? 0 : 1, c: &out)
+        let x = self
+        var inputs = [x, weight]
+        if let bias { inputs.append(bias) }
+        return Tensor.record("linear", shape: Array(shape.dropLast()) + [outFeatures], data: out, inputs: inputs) { outGrad in
+            if x.requiresGrad {
+                // dx [rows, in] = dy [rows, out] · W [out, in]
+                var grad = [Float](repeating: 0, count: x.count)
+                batchedGemm(batch: 1, transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures, a: outGrad, b: weight.data, c: &grad)
+                x.accumulateGrad(grad)
+            }
+            if weight.requiresGrad {
+                // dW [out, in] = dyᵀ · x
+                var grad = [Float](repeating: 0, count: weight.count)
+                batchedGemm(batch: 1, transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows, a: outGrad, b: x.data, c: &grad)
+                weight.accumulateGrad(grad)
+            }
+            if let bias, bias.requiresGrad {
+                bias.accumulateGrad(sumMiddleAxis(outGrad, outer: 1, extent: rows, inner: outFeatures))
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+print("hyperfield: no commands yet")
