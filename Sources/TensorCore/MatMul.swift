@@ -124,3 +124,20 @@ extension Tensor {
         }
     }
 }
+
+/// GEMM over sub-matrices with explicit row strides (`lda`, `ldb`, `ldc` in
+/// elements), for operating on one head's columns of a `[T, D]` buffer.
+@inline(__always)
+func gemmStrided(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if m == 0 || n == 0 || k == 0 { return }
+    Threading.ensureConfigured()
+    cblas_sgemm(
+        CblasRowMajor,
+        transposeA ? CblasTrans : CblasNoTrans,
+        transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+// Activation functions and softmax.
+
+extension Tensor {
+    /// `x · sigmoid(x)`.
+    public func silu() -> Tensor {
+        unary("silu", { x in x / (1 + Foundation.exp(-x)) }, derivative: { x, _ in
+            let s = 1 / (1 + Foundation.exp(-x))
+            return s * (1 + x * (1 - s))
+        })
+    }
+
+    /// Exact GELU, `x · Φ(x)` with `Φ` the standard normal CDF.
+    public func gelu() -> Tensor {
+        unary("gelu", { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678)) }, derivative: { x, _ in
+            let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678))
+            let density = 0.39894228 * Foundation.exp(-0.5 * x * x)
+            return cdf + x * density
+        })
+    }
+
+    /// `1 / (1 + e^{-x})`.
+    public func sigmoid() -> Tensor {
+        unary("sigmoid", { x in 1 / (1 + Foundation.exp(-x)) }, derivative: { _, y in y * (1 - y) })
+    }
+
+    /// `max(x, 0)`.
+    public func relu() -> Tensor {
+        unary("relu", { Swift.max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 })
+    }
+
+    /// Softmax over the last axis, computed stably (the row maximum is
+    /// subtracted first).
+    public func softmax() -> Tensor {
+        precondition(rank >= 1, "softmax: needs rank 1 or more, got shape \(shape)")
+        let width = shape[rank - 1]
+        let rows = width == 0 ? 0 : count / width
+        let output = softmaxRows(data, rows: rows, width: width)
+        let input = self
+        return Tensor.record("softmax", shape: shape, data: output, inputs: [self]) { outGrad in
+            input.accumulateGrad(softmaxBackwardRows(output, outGrad, rows: rows, width: width))
+        }
+    }
+}
+
+/// Row-wise softmax of a `[rows, width]` buffer.
+func softmaxRows(_ input: [Float], rows: Int, width: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: input.count)
+    if input.isEmpty { return out }
+    out.withUnsafeMutableBufferPointer { outBuffer in
+        input.withUnsafeBufferPointer { inBuffer in
+            let o = SharedPointer(outBuffer.baseAddress!)
+            let x = SharedConstPointer(inBuffer.baseAddress!)
+            parallelFor(rows, cost: width * 8) { range in
+                for row in range {
+                    softmaxRow(x.base + row * width, o.base + row * width, width)
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Softmax of one row of `width` values from `source` into `destination`.
+@inline(__always)
+func softmaxRow(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ width: Int) {
+    var maximum = -Float.infinity
+    for j in 0..<width { maximum = Swift.max(maximum, source[j]) }
+    var total: Float = 0
+    for j in 0..<width {
+        let e = Foundation.exp(source[j] - maximum)
+        destination[j] = e
+        total += e
+    }
+    let scale = 1 / total
+    for j in 0..<width { destination[j] *= scale }
+}
+
+/// Adjoint of the row-wise softmax: `dx = y ⊙ (dy − Σ dy ⊙ y)` per row.
+func softmaxBackwardRows(_ output: [Float], _ outGrad: [Float], rows: Int, width: Int) -> [Float] {
+    var grad = [Float](repeating: 0, count: output.count)
+    if output.isEmpty { return grad }
+    grad.withUnsafeMutableBufferPointer { gradBuffer in
+        output.withUnsafeBufferPointer { yBuffer in
+            outGrad.withUnsafeBufferPointer { dyBuffer in
+                let g = SharedPointer(gradBuffer.baseAddress!)
+                let y = SharedConstPointer(yBuffer.baseAddress!)
+                let dy = SharedConstPointer(dyBuffer.baseAddress!)
+                parallelFor(rows, cost: width * 4) { range in
+                    for row in range {
+                        let base = row * width
+                        var dot: Float = 0
+                        for j in 0..<width { dot += dy[base + j] * y[base + j] }
+                        for j in 0..<width { g[base + j] = y[base + j] * (dy[base + j] - dot) }
+                    }
+                }
+            }
+        }
+    }
+    return grad
+}

@@ -1,0 +1,218 @@
+// 2-D convolution over NCHW tensors as one GEMM per call: the input is
+// unfolded (im2col) across the whole batch into a `[C·k·k, N·Ho·Wo]` matrix,
+// multiplied by the weight `[O, C·k·k]`, and the `[O, N·Ho·Wo]` result is
+// rearranged to `[N, O, Ho, Wo]`.
+
+/// Geometry of one convolution call.
+struct ConvolutionGeometry {
+    let batch: Int, inChannels: Int, height: Int, width: Int
+    let outChannels: Int, kernel: Int, stride: Int, padding: Int
+    let outHeight: Int, outWidth: Int
+
+    var outPixels: Int { outHeight * outWidth }
+    /// Rows of the unfolded matrix: `C·k·k`.
+    var patchSize: Int { inChannels * kernel * kernel }
+    /// Columns of the unfolded matrix: `N·Ho·Wo`.
+    var columns: Int { batch * outPixels }
+}
+
+/// Unfolds `x [N, C, H, W]` into `cols [C·k·k, N·Ho·Wo]`; taps that fall in
+/// the padding read zero.
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ cols: UnsafeMutablePointer<Float>) {
+    let xs = SharedConstPointer(x), cs = SharedPointer(cols)
+    let kk = g.kernel * g.kernel
+    parallelFor(g.patchSize, cost: g.columns) { rows in
+        for row in rows {
+            let c = row / kk, ky = (row % kk) / g.kernel, kx = row % g.kernel
+            let rowBase = cs.base + row * g.columns
+            for n in 0..<g.batch {
+                let plane = xs.base + (n * g.inChannels + c) * g.height * g.width
+                let out = rowBase + n * g.outPixels
+                for oy in 0..<g.outHeight {
+                    let iy = oy * g.stride - g.padding + ky
+                    let outRow = out + oy * g.outWidth
+                    if iy < 0 || iy >= g.height {
+                        outRow.update(repeating: 0, count: g.outWidth)
+                        continue
+                    }
+                    let inRow = plane + iy * g.width
+                    if g.stride == 1 {
+                        // Valid taps are the contiguous run ox in [lo, hi).
+                        let lo = Swift.max(0, g.padding - kx)
+                        let hi = Swift.min(g.outWidth, g.width + g.padding - kx)
+                        if lo > 0 { outRow.update(repeating: 0, count: Swift.min(lo, g.outWidth)) }
+                        if hi > lo { (outRow + lo).update(from: inRow + (lo - g.padding + kx), count: hi - lo) }
+                        if hi < g.outWidth { (outRow + Swift.max(hi, 0)).update(repeating: 0, count: g.outWidth - Swift.max(hi, 0)) }
+                    } else {
+                        for ox in 0..<g.outWidth {
+                            let ix = ox * g.stride - g.padding + kx
+                            outRow[ox] = (ix >= 0 && ix < g.width) ? inRow[ix] : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adjoint of `im2col`: adds every column entry back onto the input pixel it
+/// was read from. `dx` must start zeroed.
+func col2im(_ cols: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ dx: UnsafeMutablePointer<Float>) {
+    let cs = SharedConstPointer(cols), ds = SharedPointer(dx)
+    let kk = g.kernel * g.kernel
+    // One channel per task: every row of a channel writes only that channel.
+    parallelFor(g.inChannels, cost: kk * g.columns) { channels in
+        for c in channels {
+            for tap in 0..<kk {
+                let ky = tap / g.kernel, kx = tap % g.kernel
+                let rowBase = cs.base + (c * kk + tap) * g.columns
+                for n in 0..<g.batch {
+                    let plane = ds.base + (n * g.inChannels + c) * g.height * g.width
+                    let source = rowBase + n * g.outPixels
+                    for oy in 0..<g.outHeight {
+                        let iy = oy * g.stride - g.padding + ky
+                        if iy < 0 || iy >= g.height { continue }
+                        let inRow = plane + iy * g.width
+                        let sourceRow = source + oy * g.outWidth
+                        for ox in 0..<g.outWidth {
+                            let ix = ox * g.stride - g.padding + kx
+                            if ix >= 0 && ix < g.width { inRow[ix] += sourceRow[ox] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Rearranges `[A, B, P]` to `[B, A, P]` (swaps the two outer axes of
+/// contiguous planes of `P` elements), optionally adding `bias[a]`.
+func swapOuterAxes(
+    _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
+    outer a: Int, inner b: Int, plane p: Int, bias: UnsafePointer<Float>? = nil
+) {
+    let s = SharedConstPointer(source), d = SharedPointer(destination)
+    let biasPointer = bias.map { SharedConstPointer($0) }
+    parallelFor(b, cost: a * p) { range in
+        for j in range {
+            for i in 0..<a {
+                let from = s.base + (i * b + j) * p
+                let to = d.base + (j * a + i) * p
+                if let biasPointer {
+                    let value = biasPointer[i]
+                    for e in 0..<p { to[e] = from[e] + value }
+                } else {
+                    to.update(from: from, count: p)
+                }
+            }
+        }
+    }
+}
+
+/// Uninitialized Float buffer of `count` elements; every element must be
+/// written before it is read.
+@inline(__always)
+func uninitializedFloats(_ count: Int, _ fill: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        if count > 0 { fill(buffer.baseAddress!) }
+        initialized = count
+    }
+}
+
+extension Tensor {
+    /// 2-D convolution of `self [N, C, H, W]` with `weight [O, C, k, k]` and
+    /// optional `bias [O]`; square kernel, equal stride and zero padding on
+    /// both axes. Returns `[N, O, Ho, Wo]` with `Ho = (H + 2p − k) / s + 1`.
+    public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
+        precondition(rank == 4, "conv2d: input must be [N, C, H, W], got \(shape)")
+        precondition(
+            weight.rank == 4 && weight.shape[2] == weight.shape[3],
+            "conv2d: weight must be [O, C, k, k], got \(weight.shape)")
+        precondition(
+            weight.shape[1] == shape[1],
+            "conv2d: input \(shape) has \(shape[1]) channels but weight \(weight.shape) expects \(weight.shape[1])")
+        if let bias {
+            precondition(bias.shape == [weight.shape[0]], "conv2d: bias \(bias.shape) does not match weight \(weight.shape)")
+        }
+        precondition(stride >= 1 && padding >= 0, "conv2d: stride \(stride) must be ≥ 1 and padding \(padding) ≥ 0")
+        let k = weight.shape[2]
+        let outHeight = (shape[2] + 2 * padding - k) / stride + 1
+        let outWidth = (shape[3] + 2 * padding - k) / stride + 1
+        precondition(
+            outHeight > 0 && outWidth > 0,
+            "conv2d: kernel \(k) with padding \(padding) does not fit input \(shape)")
+        let g = ConvolutionGeometry(
+            batch: shape[0], inChannels: shape[1], height: shape[2], width: shape[3],
+            outChannels: weight.shape[0], kernel: k, stride: stride, padding: padding,
+            outHeight: outHeight, outWidth: outWidth)
+
+        // cols [C·k·k, N·Ho·Wo]
+        let cols = uninitializedFloats(g.patchSize * g.columns) { pointer in
+            data.withUnsafeBufferPointer { im2col($0.baseAddress!, g, pointer) }
+        }
+        // product [O, N·Ho·Wo] = W [O, C·k·k] · cols
+        let product = uninitializedFloats(g.outChannels * g.columns) { pointer in
+            weight.data.withUnsafeBufferPointer { w in
+                cols.withUnsafeBufferPointer { c in
+                    gemm(transposeA: false, transposeB: false, m: g.outChannels, n: g.columns, k: g.patchSize,
+                         a: w.baseAddress!, b: c.baseAddress!, c: pointer)
+                }
+            }
+        }
+        // out [N, O, Ho·Wo]
+        let out = uninitializedFloats(g.batch * g.outChannels * g.outPixels) { pointer in
+            product.withUnsafeBufferPointer { p in
+                if let bias {
+                    bias.data.withUnsafeBufferPointer { b in
+                        swapOuterAxes(p.baseAddress!, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels, bias: b.baseAddress!)
+                    }
+                } else {
+                    swapOuterAxes(p.baseAddress!, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels)
+                }
+            }
+        }
+
+        let x = self
+        var inputs = [x, weight]
+        if let bias { inputs.append(bias) }
+        return Tensor.record("conv2d", shape: [g.batch, g.outChannels, outHeight, outWidth], data: out, inputs: inputs) { outGrad in
+            // dy [O, N·Ho·Wo] from outGrad [N, O, Ho·Wo]
+            let dy = uninitializedFloats(g.outChannels * g.columns) { pointer in
+                outGrad.withUnsafeBufferPointer {
+                    swapOuterAxes($0.baseAddress!, pointer, outer: g.batch, inner: g.outChannels, plane: g.outPixels)
+                }
+            }
+            if weight.requiresGrad {
+                // dW [O, C·k·k] = dy · colsᵀ
+                let grad = uninitializedFloats(weight.count) { pointer in
+                    dy.withUnsafeBufferPointer { d in
+                        cols.withUnsafeBufferPointer { c in
+                            gemm(transposeA: false, transposeB: true, m: g.outChannels, n: g.patchSize, k: g.columns,
+                                 a: d.baseAddress!, b: c.baseAddress!, c: pointer)
+                        }
+                    }
+                }
+                weight.accumulateGrad(grad)
+            }
+            if let bias, bias.requiresGrad {
+                bias.accumulateGrad(sumMiddleAxis(dy, outer: g.outChannels, extent: g.columns, inner: 1))
+            }
+            if x.requiresGrad {
+                // dcols [C·k·k, N·Ho·Wo] = Wᵀ · dy, folded back onto the input.
+                let dcols = uninitializedFloats(g.patchSize * g.columns) { pointer in
+                    weight.data.withUnsafeBufferPointer { w in
+                        dy.withUnsafeBufferPointer { d in
+                            gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.columns, k: g.outChannels,
+                                 a: w.baseAddress!, b: d.baseAddress!, c: pointer)
+                        }
+                    }
+                }
+                var grad = [Float](repeating: 0, count: x.count)
+                grad.withUnsafeMutableBufferPointer { gradBuffer in
+                    dcols.withUnsafeBufferPointer { col2im($0.baseAddress!, g, gradBuffer.baseAddress!) }
+                }
+                x.accumulateGrad(grad)
+            }
+        }
+    }
+}
