@@ -62,18 +62,13 @@ func softmaxRows(_ input: [Float], rows: Int, width: Int) -> [Float] {
     return out
 }
 
-/// Softmax of one row of `width` values from `source` into `destination`.
+/// Softmax of one row of `width` values from `source` into `destination`,
+/// which may be the same buffer.
 @inline(__always)
 func softmaxRow(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ width: Int) {
-    var maximum = -Float.infinity
-    for j in 0..<width { maximum = Swift.max(maximum, source[j]) }
-    var total: Float = 0
-    for j in 0..<width {
-        let e = Foundation.exp(source[j] - maximum)
-        destination[j] = e
-        total += e
-    }
-    let scale = 1 / total
+    let maximum = vectorMax(source, width)
+    for j in 0..<width { destination[j] = fastExp(source[j] - maximum) }
+    let scale = 1 / vectorSum(destination, width)
     for j in 0..<width { destination[j] *= scale }
 }
 
@@ -90,8 +85,7 @@ func softmaxBackwardRows(_ output: [Float], _ outGrad: [Float], rows: Int, width
                 parallelFor(rows, cost: width * 4) { range in
                     for row in range {
                         let base = row * width
-                        var dot: Float = 0
-                        for j in 0..<width { dot += dy[base + j] * y[base + j] }
+                        let dot = vectorDot(dy.base + base, y.base + base, width)
                         for j in 0..<width { g[base + j] = y[base + j] * (dy[base + j] - dot) }
                     }
                 }

@@ -32,21 +32,23 @@ extension Tensor {
             probabilities.withUnsafeMutableBufferPointer { pBuffer in
                 out.withUnsafeMutableBufferPointer { oBuffer in
                     let p = SharedPointer(pBuffer.baseAddress!), o = SharedPointer(oBuffer.baseAddress!)
+                    // One (batch, head) pair per task; each product is small, so
+                    // it runs unsplit on the task's thread.
                     parallelFor(pairs, cost: tq * tk * headWidth * 2) { range in
                         for pair in range {
                             let b = pair / heads, h = pair % heads
-                            let qh = q.base + b * tq * width + h * headWidth
-                            let kh = k.base + b * tk * width + h * headWidth
-                            let vh = v.base + b * tk * width + h * headWidth
                             let scores = p.base + pair * tq * tk
                             // scores [Tq, Tk] = Qh · Khᵀ / √d
                             gemmStrided(transposeA: false, transposeB: true, m: tq, n: tk, k: headWidth, alpha: scale,
-                                        a: qh, lda: width, b: kh, ldb: width, c: scores, ldc: tk)
+                                        a: q.base + b * tq * width + h * headWidth, lda: width,
+                                        b: k.base + b * tk * width + h * headWidth, ldb: width,
+                                        c: scores, ldc: tk, split: false)
                             for row in 0..<tq { softmaxRow(scores + row * tk, scores + row * tk, tk) }
                             // Oh [Tq, d] = P · Vh
                             gemmStrided(transposeA: false, transposeB: false, m: tq, n: headWidth, k: tk,
-                                        a: scores, lda: tk, b: vh, ldb: width,
-                                        c: o.base + b * tq * width + h * headWidth, ldc: width)
+                                        a: scores, lda: tk,
+                                        b: v.base + b * tk * width + h * headWidth, ldb: width,
+                                        c: o.base + b * tq * width + h * headWidth, ldc: width, split: false)
                         }
                     }
                 }
@@ -67,7 +69,7 @@ extension Tensor {
                                 let dks = SharedPointer(dkBuffer.baseAddress!)
                                 let dvs = SharedPointer(dvBuffer.baseAddress!)
                                 parallelFor(pairs, cost: tq * tk * headWidth * 4) { range in
-                                    // dS [Tq, Tk], reused across the pairs of this chunk.
+                                    // dS [Tq, Tk], reused across the pairs of this task.
                                     let dScores = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)
                                     defer { dScores.deallocate() }
                                     for pair in range {
@@ -78,25 +80,24 @@ extension Tensor {
                                         // dVh [Tk, d] = Pᵀ · dOh
                                         gemmStrided(transposeA: true, transposeB: false, m: tk, n: headWidth, k: tq,
                                                     a: probsH, lda: tk, b: dO.base + offsetQ, ldb: width,
-                                                    c: dvs.base + offsetK, ldc: width)
+                                                    c: dvs.base + offsetK, ldc: width, split: false)
                                         // dP [Tq, Tk] = dOh · Vhᵀ
                                         gemmStrided(transposeA: false, transposeB: true, m: tq, n: tk, k: headWidth,
                                                     a: dO.base + offsetQ, lda: width, b: v.base + offsetK, ldb: width,
-                                                    c: dScores, ldc: tk)
+                                                    c: dScores, ldc: tk, split: false)
                                         // dS = P ⊙ (dP − rowsum(dP ⊙ P)), including the 1/√d scale.
                                         for row in 0..<tq {
                                             let pRow = probsH + row * tk, dRow = dScores + row * tk
-                                            var dot: Float = 0
-                                            for j in 0..<tk { dot += pRow[j] * dRow[j] }
+                                            let dot = vectorDot(pRow, dRow, tk)
                                             for j in 0..<tk { dRow[j] = pRow[j] * (dRow[j] - dot) * scale }
                                         }
                                         // dQh [Tq, d] = dS · Kh;  dKh [Tk, d] = dSᵀ · Qh
                                         gemmStrided(transposeA: false, transposeB: false, m: tq, n: headWidth, k: tk,
                                                     a: dScores, lda: tk, b: k.base + offsetK, ldb: width,
-                                                    c: dqs.base + offsetQ, ldc: width)
+                                                    c: dqs.base + offsetQ, ldc: width, split: false)
                                         gemmStrided(transposeA: true, transposeB: false, m: tk, n: headWidth, k: tq,
                                                     a: dScores, lda: tk, b: q.base + offsetQ, ldb: width,
-                                                    c: dks.base + offsetK, ldc: width)
+                                                    c: dks.base + offsetK, ldc: width, split: false)
                                     }
                                 }
                             }

@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// `C = alpha * op(A) * op(B) + beta * C` over row-major buffers, where
 /// `op(A)` is `[m, k]` and `op(B)` is `[k, n]`.
@@ -8,20 +9,13 @@ func gemm(
     alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     beta: Float = 0, c: UnsafeMutablePointer<Float>
 ) {
-    if m == 0 || n == 0 { return }
     if k == 0 {
-        if beta == 0 { c.update(repeating: 0, count: m * n) }
+        if beta == 0 && m * n > 0 { c.update(repeating: 0, count: m * n) }
         return
     }
-    Threading.ensureConfigured()
-    cblas_sgemm(
-        CblasRowMajor,
-        transposeA ? CblasTrans : CblasNoTrans,
-        transposeB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha,
-        a, Int32(transposeA ? m : k),
-        b, Int32(transposeB ? k : n),
-        beta, c, Int32(n))
+    gemmStrided(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+        a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, beta: beta, c: c, ldc: n)
 }
 
 /// Batched GEMM over `batch` consecutive matrices of each operand.
@@ -127,14 +121,54 @@ extension Tensor {
 
 /// GEMM over sub-matrices with explicit row strides (`lda`, `ldb`, `ldc` in
 /// elements), for operating on one head's columns of a `[T, D]` buffer.
-@inline(__always)
+///
+/// OpenBLAS runs single-threaded (see `Threading`); a product large enough to
+/// share is split here into blocks of rows (or of columns, when `m` is small)
+/// of `C`, one per thread. Callers already inside `parallelFor` pass
+/// `split: false`. Each element of `C` is computed by one call whose
+/// inputs do not depend on the split, so results are bit-identical for a
+/// fixed thread count.
 func gemmStrided(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool = true
 ) {
     if m == 0 || n == 0 || k == 0 { return }
     Threading.ensureConfigured()
+    let threads = Threading.threadCount
+    let work = m * n * k
+    // Below about 4 MFLOP a split costs more in dispatch than it saves.
+    if !split || threads <= 1 || work < (1 << 21) {
+        blasGemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    let pa = SharedConstPointer(a), pb = SharedConstPointer(b), pc = SharedPointer(c)
+    let splitRows = m >= n || m >= 64 * threads
+    let extent = splitRows ? m : n
+    let chunks = min(threads, extent)
+    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        let start = extent * chunk / chunks, end = extent * (chunk + 1) / chunks
+        if start == end { return }
+        if splitRows {
+            // Rows [start, end) of C come from rows of op(A).
+            let aBlock = transposeA ? pa.base + start : pa.base + start * lda
+            blasGemm(transposeA, transposeB, end - start, n, k, alpha, aBlock, lda, pb.base, ldb, beta,
+                     pc.base + start * ldc, ldc)
+        } else {
+            // Columns [start, end) of C come from columns of op(B).
+            let bBlock = transposeB ? pb.base + start * ldb : pb.base + start
+            blasGemm(transposeA, transposeB, m, end - start, k, alpha, pa.base, lda, bBlock, ldb, beta,
+                     pc.base + start, ldc)
+        }
+    }
+}
+
+@inline(__always)
+private func blasGemm(
+    _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+    _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
     cblas_sgemm(
         CblasRowMajor,
         transposeA ? CblasTrans : CblasNoTrans,

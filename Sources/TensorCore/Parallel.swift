@@ -2,21 +2,29 @@ import CBLAS
 import Dispatch
 import Foundation
 
-/// Thread settings shared by the element-wise loops and OpenBLAS.
+/// Thread settings of the engine.
+///
+/// The engine owns its threads: OpenBLAS is kept single-threaded and large
+/// products are split across threads by `gemmStrided`. OpenBLAS's own workers
+/// spin in `sched_yield` between calls, which on a 2-core machine took the
+/// cores away from the element-wise loops that run between GEMMs.
 public enum Threading {
+    /// Threads used by loops and GEMM splits; `HYPERFIELD_THREADS` overrides
+    /// the number of active processors.
     nonisolated(unsafe) public private(set) static var threadCount: Int = {
         let fromEnvironment = ProcessInfo.processInfo.environment["HYPERFIELD_THREADS"].flatMap { Int($0) }
         let count = max(1, fromEnvironment ?? ProcessInfo.processInfo.activeProcessorCount)
-        openblas_set_num_threads(Int32(count))
+        openblas_set_num_threads(1)
+        _ = HeapTuning.applied
         return count
     }()
 
-    /// Sets the number of threads used by element-wise loops and by OpenBLAS.
-    /// Results are bit-identical for a fixed thread count.
+    /// Sets the number of threads used by loops and GEMM splits. Results are
+    /// bit-identical for a fixed thread count.
     public static func setThreadCount(_ count: Int) {
         precondition(count >= 1, "setThreadCount: thread count must be at least 1, got \(count)")
+        ensureConfigured()
         threadCount = count
-        openblas_set_num_threads(Int32(count))
     }
 
     /// Makes sure OpenBLAS has been told the thread count before the first
@@ -82,4 +90,24 @@ func addInPlace(_ destination: inout [Float], _ source: [Float]) {
             }
         }
     }
+}
+
+/// glibc's `mallopt` (declared in malloc.h, which the Glibc module does not
+/// export).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+enum HeapTuning {
+    /// Keeps large buffers on the heap instead of in fresh mmap regions.
+    ///
+    /// glibc serves blocks over its mmap threshold (128 KiB, rising to at most
+    /// 32 MiB) with mmap and unmaps them on free, so every training step would
+    /// page-fault its activations and im2col buffers in anew. With the
+    /// threshold and the trim threshold at 1 GiB, freed buffers return to the
+    /// heap and the next step reuses them.
+    static let applied: Bool = {
+        let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+        let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
+        return glibcMallopt(mmapThreshold, 1 << 30) == 1 && glibcMallopt(trimThreshold, 1 << 30) == 1
+    }()
 }
