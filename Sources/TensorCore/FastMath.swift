@@ -4,12 +4,12 @@
 ///
 /// Method: `x = k·ln2 + r` with `k = round(x / ln2)` and `|r| ≤ ln2/2`, then
 /// `e^r` from a degree-6 Taylor polynomial and `2^k` built in the exponent
-/// bits. Inputs are clamped to `[-87.3, 88.7]`, so the result underflows to
+/// bits. Inputs are clamped to `[-87.3, 88.37]`, so the result underflows to
 /// about 1.2e-38 instead of 0 for very negative `x`, and saturates near
-/// 3.3e38 for large `x`; NaN in gives NaN out.
+/// 2.4e38 for large `x`; NaN in gives NaN out.
 @inline(__always)
 public func fastExp(_ x: Float) -> Float {
-    let clamped = min(max(x, -87.3), 88.7)
+    let clamped = min(max(x, -87.3), 88.37)
     // Adding 1.5·2²³ rounds x/ln2 to the nearest integer k and leaves k in the
     // low mantissa bits (bit pattern 0x4B40_0000 + k), with no libm call and
     // no trapping conversion, so the loop vectorizes.
