@@ -18,9 +18,13 @@ let package = Package(
             name: "TensorCore",
             dependencies: ["CBLAS"]
         ),
+        .target(
+            name: "Diffusion",
+            dependencies: ["TensorCore"]
+        ),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore"]
+            dependencies: ["TensorCore", "Diffusion"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
@@ -28,6 +32,9 @@ let package = Package(
             path: "bench/Sources"
         ),
 
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        // Helpers shared by the test targets (finite-difference checks).
+        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
     ]
 )

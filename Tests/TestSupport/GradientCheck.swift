@@ -1,5 +1,5 @@
 import XCTest
-@testable import TensorCore
+import TensorCore
 
 /// Compares the tape's gradients of `f` with central finite differences.
 ///
@@ -13,7 +13,7 @@ import XCTest
 /// - Parameters:
 ///   - maxProbes: elements checked per input (chosen at random when the input
 ///     is larger).
-func assertGradientsMatch(
+public func assertGradientsMatch(
     _ op: String, _ inputs: [Tensor], step: Float = 1e-2, tolerance: Float = 1e-2, maxProbes: Int = 48,
     file: StaticString = #filePath, line: UInt = #line,
     _ f: ([Tensor]) -> Tensor
@@ -73,7 +73,7 @@ func assertGradientsMatch(
 }
 
 /// Normal samples of the given shape from a fixed seed.
-func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
     var rng = SeededGenerator(seed: seed)
     return rng.normalTensor(shape, scale: scale)
 }
