@@ -28,7 +28,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "hyperfield-bench",
-            dependencies: ["TensorCore"],
+            dependencies: ["TensorCore", "Diffusion"],
             path: "bench/Sources"
         ),
 

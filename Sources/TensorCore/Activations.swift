@@ -5,24 +5,32 @@ import Foundation
 extension Tensor {
     /// `x · sigmoid(x)`.
     public func silu() -> Tensor {
-        unary("silu", { x in x / (1 + Foundation.exp(-x)) }, derivative: { x, _ in
-            let s = 1 / (1 + Foundation.exp(-x))
+        unary("silu", { x in x / (1 + fastExp(-x)) }, derivative: { x, _ in
+            let s = 1 / (1 + fastExp(-x))
             return s * (1 + x * (1 - s))
         })
     }
 
-    /// Exact GELU, `x · Φ(x)` with `Φ` the standard normal CDF.
+    /// GELU in its tanh form (PyTorch's `approximate="tanh"`):
+    /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, within 1e-3 of the
+    /// exact `x·Φ(x)`. `tanh(u)` is computed as `1 − 2/(e^{2u} + 1)` with
+    /// `fastExp`, so the loop vectorizes; glibc's `erff` did not.
     public func gelu() -> Tensor {
-        unary("gelu", { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678)) }, derivative: { x, _ in
-            let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678))
-            let density = 0.39894228 * Foundation.exp(-0.5 * x * x)
-            return cdf + x * density
+        unary("gelu", { x in
+            let u = 0.797_884_56 * (x + 0.044_715 * x * x * x)
+            let t = 1 - 2 / (fastExp(2 * u) + 1)
+            return 0.5 * x * (1 + t)
+        }, derivative: { x, _ in
+            let u = 0.797_884_56 * (x + 0.044_715 * x * x * x)
+            let t = 1 - 2 / (fastExp(2 * u) + 1)
+            let du = 0.797_884_56 * (1 + 3 * 0.044_715 * x * x)
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
         })
     }
 
     /// `1 / (1 + e^{-x})`.
     public func sigmoid() -> Tensor {
-        unary("sigmoid", { x in 1 / (1 + Foundation.exp(-x)) }, derivative: { _, y in y * (1 - y) })
+        unary("sigmoid", { x in 1 / (1 + fastExp(-x)) }, derivative: { _, y in y * (1 - y) })
     }
 
     /// `max(x, 0)`.

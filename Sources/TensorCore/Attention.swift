@@ -25,6 +25,8 @@ extension Tensor {
         let scale = 1 / Float(headWidth).squareRoot()
         let pairs = batch * heads
 
+        // Q·Kᵀ and P·V for every (batch, head) pair.
+        FlopCounter.addProduct(m: tq, n: tk, k: headWidth, batch: 2 * pairs)
         // probabilities [B, heads, Tq, Tk]
         var probabilities = [Float](repeating: 0, count: pairs * tq * tk)
         var out = [Float](repeating: 0, count: batch * tq * width)

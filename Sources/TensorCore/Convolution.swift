@@ -146,6 +146,7 @@ extension Tensor {
             outChannels: weight.shape[0], kernel: k, stride: stride, padding: padding,
             outHeight: outHeight, outWidth: outWidth)
 
+        FlopCounter.addProduct(m: g.outChannels, n: g.columns, k: g.patchSize)
         // cols [C·k·k, N·Ho·Wo]
         let cols = uninitializedFloats(g.patchSize * g.columns) { pointer in
             data.withUnsafeBufferPointer { im2col($0.baseAddress!, g, pointer) }

@@ -84,3 +84,23 @@ func vectorDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: In
     }
     return total
 }
+
+/// `Σ (values[i] − center)²` over `count` values.
+@inline(__always)
+func vectorSquaredDeviation(_ values: UnsafePointer<Float>, _ count: Int, from center: Float) -> Float {
+    var lanes = SIMD8<Float>(repeating: 0)
+    let centers = SIMD8<Float>(repeating: center)
+    var index = 0
+    while index + 8 <= count {
+        let d = UnsafeRawPointer(values + index).loadUnaligned(as: SIMD8<Float>.self) - centers
+        lanes += d * d
+        index += 8
+    }
+    var total = lanes.sum()
+    while index < count {
+        let d = values[index] - center
+        total += d * d
+        index += 1
+    }
+    return total
+}

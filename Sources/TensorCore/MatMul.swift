@@ -56,6 +56,7 @@ extension Tensor {
             other.shape[rank - 2] == k,
             "matmul: inner extents differ, \(shape) times \(other.shape)")
         let batch = shapeElementCount(batchShape)
+        FlopCounter.addProduct(m: m, n: n, k: k, batch: batch)
         var out = [Float](repeating: 0, count: batch * m * n)
         batchedGemm(batch: batch, transposeA: false, transposeB: false, m: m, n: n, k: k, a: data, b: other.data, c: &out)
         let a = self, b = other
@@ -87,6 +88,7 @@ extension Tensor {
             precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
         }
         let rows = count / Swift.max(inFeatures, 1)
+        FlopCounter.addProduct(m: rows, n: outFeatures, k: inFeatures)
         var out = [Float](repeating: 0, count: rows * outFeatures)
         if let bias {
             for r in 0..<rows {

@@ -38,23 +38,19 @@ func normalizeForward(
                             parallelFor(layout.rows, cost: layout.rowLength * 3) { range in
                                 for row in range {
                                     let base = row * layout.rowLength
-                                    // Double accumulation keeps the variance accurate for long rows.
-                                    var sum = 0.0
-                                    for j in 0..<layout.rowLength { sum += Double(xs[base + j]) }
-                                    let mean = sum / Double(layout.rowLength)
-                                    var squares = 0.0
-                                    for j in 0..<layout.rowLength {
-                                        let d = Double(xs[base + j]) - mean
-                                        squares += d * d
-                                    }
-                                    let inverseStd = Float(1 / (squares / Double(layout.rowLength) + Double(epsilon)).squareRoot())
-                                    let meanFloat = Float(mean)
-                                    m[row] = meanFloat
+                                    // Two passes (mean, then squared deviations) with
+                                    // eight-lane sums keep Float32 accurate for rows of
+                                    // many thousands of elements and vectorize.
+                                    let values = xs.base + base
+                                    let mean = vectorSum(values, layout.rowLength) / Float(layout.rowLength)
+                                    let squares = vectorSquaredDeviation(values, layout.rowLength, from: mean)
+                                    let inverseStd = 1 / (squares / Float(layout.rowLength) + epsilon).squareRoot()
+                                    m[row] = mean
                                     s[row] = inverseStd
                                     let firstChannel = (row % layout.groups) * layout.channelsPerRow
                                     for c in 0..<layout.channelsPerRow {
                                         let scale = w[firstChannel + c] * inverseStd
-                                        let shift = b[firstChannel + c] - meanFloat * scale
+                                        let shift = b[firstChannel + c] - mean * scale
                                         let start = base + c * layout.spatial
                                         for j in 0..<layout.spatial { o[start + j] = xs[start + j] * scale + shift }
                                     }

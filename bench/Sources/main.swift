@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Diffusion
 import TensorCore
 
 // Tensor-core benchmark: GFLOP/s of 3x3 convolution (forward and backward) at
@@ -122,4 +123,48 @@ do {
     }) { y in y.backward(seed: seed) }
     report("attention bwd N=\(batch) T=\(tokens) D=\(width) h=\(heads)", flops: 2 * forwardFlops,
            seconds: backward, reference: sgemmRate)
+}
+
+// Denoiser training step and sampling, at the default configuration.
+do {
+    let configuration = DenoiserConfiguration()
+    let denoiser = Denoiser(configuration, seed: 1)
+    let schedule = NoiseSchedule()
+    let batch = 32
+    let latents = rng.normalTensor([batch, configuration.latentChannels, configuration.latentSize, configuration.latentSize])
+    let conditions = (0..<batch).map { Condition(classIndex: $0 % configuration.classCount) }
+    let optimizer = AdamW(parameters: denoiser.trainableParameters(), learningRate: 1e-4)
+
+    func trainingStep() {
+        let draws = DenoisingDraws.random(shape: latents.shape, timestepRange: 0..<schedule.timesteps, rng: &rng)
+        let loss = denoisingLoss(denoiser: denoiser, schedule: schedule, latents: latents, conditions: conditions,
+                                 timesteps: draws.timesteps, noise: draws.noise)
+        optimizer.zeroGrad()
+        loss.backward()
+        optimizer.step()
+    }
+
+    FlopCounter.reset()
+    FlopCounter.isEnabled = true
+    _ = GradMode.withoutGradients {
+        denoiser(latents, timesteps: [Int](repeating: 500, count: batch), conditions: conditions)
+    }
+    FlopCounter.isEnabled = false
+    // Forward plus a backward of twice the forward's products.
+    let stepFlops = 3 * FlopCounter.forwardFlops
+    let stepSeconds = medianSeconds { trainingStep() }
+    print(String(format: "denoiser %@ (%.2f M parameters), batch %d:",
+                 "\(configuration.channels)", Double(denoiser.parameterCount) / 1e6, batch))
+    report("  training step", flops: stepFlops, seconds: stepSeconds, reference: sgemmRate)
+    print(String(format: "  %.1f samples/s", Double(batch) / stepSeconds))
+
+    var settings = SamplerSettings()
+    settings.steps = 25
+    settings.guidanceScale = 3
+    let sampler = DDIMSampler(denoiser: denoiser, schedule: schedule, settings: settings)
+    let sixteen = (0..<16).map { Condition(classIndex: $0 % configuration.classCount) }
+    let samplingSeconds = medianSeconds(prepare: {}) { _ in
+        _ = sampler.sample(conditions: sixteen, rng: &rng)
+    }
+    print(String(format: "  DDIM sampling, 16 images, 25 steps, guidance 3: %.2f s", samplingSeconds))
 }
