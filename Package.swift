@@ -13,6 +13,15 @@ let package = Package(
     targets: [
         // C libraries from Debian packages (installed by .ci/install-deps).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"])]),
+        // The project's C wrappers that turn libpng's and libjpeg's longjmp
+        // errors into status codes that Swift can handle.
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
 
         .target(
             name: "TensorCore",
