@@ -27,6 +27,10 @@ let package = Package(
             name: "TensorCore",
             dependencies: ["CBLAS"]
         ),
+        .target(
+            name: "ImageIO",
+            dependencies: ["CImageCodecs", "TensorCore"]
+        ),
         .executableTarget(
             name: "hyperfield",
             dependencies: ["TensorCore"]
@@ -38,5 +42,10 @@ let package = Package(
         ),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(
+            name: "ImageIOTests",
+            dependencies: ["ImageIO", "TensorCore"],
+            exclude: ["Fixtures"]
+        ),
     ]
 )
