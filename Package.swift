@@ -40,6 +40,11 @@ let package = Package(
             dependencies: ["TensorCore"],
             path: "bench/Sources"
         ),
+        .executableTarget(
+            name: "hyperfield-bench-imageio",
+            dependencies: ["ImageIO"],
+            path: "bench/ImageIO"
+        ),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(
