@@ -38,13 +38,14 @@ final class PNGDecodingTests: XCTestCase {
 
     func testGray16BitScalesWithRounding() throws {
         let fixture = PNGFixture(
-            width: 5, height: 1, colorType: .gray, bitDepth: 16, samples: [0, 257, 65535, 32896, 128])
+            width: 6, height: 1, colorType: .gray, bitDepth: 16, samples: [0, 257, 65535, 32896, 128, 255])
         let row = grayRow(try decode(fixture).image)
         XCTAssertEqual(row[0], 0, "0 must become 0")
         XCTAssertEqual(row[1], 1, "257 must become 1")
         XCTAssertEqual(row[2], 255, "65535 must become 255")
         XCTAssertEqual(row[3], 128, "32896 (128 * 257) must become 128")
         XCTAssertEqual(row[4], 0, "128 is below half a level and must become 0")
+        XCTAssertEqual(row[5], 1, "255 is above half a level and must become 1; keeping the high byte gives 0")
     }
 
     func testRGB8BitKeepsColors() throws {
