@@ -13,10 +13,23 @@ let package = Package(
     targets: [
         // C libraries from Debian packages (installed by .ci/install-deps).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"])]),
+        // The project's C wrappers that turn libpng's and libjpeg's longjmp
+        // errors into status codes that Swift can handle.
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
 
         .target(
             name: "TensorCore",
             dependencies: ["CBLAS"]
+        ),
+        .target(
+            name: "ImageIO",
+            dependencies: ["CImageCodecs", "TensorCore"]
         ),
         .target(
             name: "Diffusion",
@@ -24,17 +37,27 @@ let package = Package(
         ),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore", "Diffusion"]
+            dependencies: ["TensorCore", "ImageIO", "Diffusion"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
             dependencies: ["TensorCore", "Diffusion"],
             path: "bench/Sources"
         ),
+        .executableTarget(
+            name: "hyperfield-bench-imageio",
+            dependencies: ["ImageIO"],
+            path: "bench/ImageIO"
+        ),
 
         // Helpers shared by the test targets (finite-difference checks).
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(
+            name: "ImageIOTests",
+            dependencies: ["ImageIO", "TensorCore"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
     ]
 )
