@@ -1,0 +1,92 @@
+import Diffusion
+import Foundation
+import ImageIO
+import TensorCore
+
+/// Glue from image folders to the in-memory training sets of the diffusion
+/// module.
+enum TrainingData {
+    /// Class tokens of the denoiser, in token order.
+    static let classes: [SubjectClass] = [.face, .cat, .dog]
+
+    static func classIndex(_ label: SubjectClass) -> Int {
+        classes.firstIndex(of: label)!
+    }
+
+    /// Parses a class name (`face`, `cat`, `dog`).
+    static func classIndex(named name: String) -> Int? {
+        classes.firstIndex { $0.rawValue == name.lowercased() }
+    }
+
+    /// The shared photographs' folder: `--data` when given, else
+    /// `HYPERFIELD_DATA`, else `../shared/data` next to the working folder.
+    static func dataRoot(_ given: String?) -> URL {
+        if let given, !given.isEmpty { return URL(fileURLWithPath: given, isDirectory: true) }
+        let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        return SharedDataCatalog.defaultRoot(repositoryRoot: here)
+    }
+
+    /// Loads the training split of `sources` at `resolution`: held-out
+    /// identities are never included.
+    static func loadTrainingSubjects(
+        root: URL, sources: [SharedDataSource], resolution: Int, log: @escaping ImageIOLog
+    ) throws -> SubjectDataset {
+        let catalog = SharedDataCatalog(root: root, log: log)
+        let listings = try catalog.trainingSubjects(of: sources)
+        var preparation = ImagePreparation()
+        preparation.resolution = resolution
+        return try SubjectDataset.load(listings, preparation: preparation, log: log)
+    }
+
+    /// Images as `[3, R, R]` samples in `[-1, 1]`, one subject per dataset
+    /// subject.
+    static func imageSamples(_ dataset: SubjectDataset) -> LabeledSamples {
+        var samples = LabeledSamples(sampleShape: [3, dataset.resolution, dataset.resolution])
+        for (subjectIndex, subject) in dataset.subjects.enumerated() {
+            for image in subject.images {
+                samples.append(image.tensor().data, classIndex: classIndex(subject.classLabel), subject: subjectIndex)
+            }
+        }
+        return samples
+    }
+
+    /// Normalized latents of every image and of its mirror image, encoded in
+    /// batches, with their subjects and classes.
+    static func latentSamples(
+        _ dataset: SubjectDataset, autoencoder: Autoencoder, normalization: LatentNormalization,
+        progress: (Int, Int) -> Void
+    ) -> LabeledSamples {
+        let c = autoencoder.configuration
+        var samples = LabeledSamples(sampleShape: [c.latentChannels, c.latentSize, c.latentSize])
+        var pending: [(pixels: [Float], classIndex: Int, subject: Int)] = []
+        let total = dataset.imageCount * 2
+        var done = 0
+
+        func flush() {
+            guard !pending.isEmpty else { return }
+            let batch = Tensor(
+                shape: [pending.count, 3, c.imageSize, c.imageSize], data: pending.flatMap { $0.pixels })
+            let latents = GradMode.withoutGradients { normalization.normalize(autoencoder.encode(batch)) }
+            let size = latents.count / pending.count
+            for (index, item) in pending.enumerated() {
+                samples.append(
+                    Array(latents.data[(index * size)..<((index + 1) * size)]),
+                    classIndex: item.classIndex, subject: item.subject)
+            }
+            done += pending.count
+            progress(done, total)
+            pending.removeAll(keepingCapacity: true)
+        }
+
+        for (subjectIndex, subject) in dataset.subjects.enumerated() {
+            for image in subject.images {
+                let classIndex = classIndex(subject.classLabel)
+                pending.append((image.tensor().data, classIndex, subjectIndex))
+                pending.append((image.flippedHorizontally().tensor().data, classIndex, subjectIndex))
+                if pending.count >= 64 { flush() }
+            }
+        }
+        flush()
+        return samples
+    }
+}
