@@ -3,12 +3,38 @@ import Foundation
 // Activation functions and softmax.
 
 extension Tensor {
-    /// `x · sigmoid(x)`.
+    /// `x · sigmoid(x)`. Written as its own loops rather than through
+    /// `unary`: the closure call per element kept the generic map scalar, and
+    /// SiLU runs on every activation of the U-Net.
     public func silu() -> Tensor {
-        unary("silu", { x in x / (1 + fastExp(-x)) }, derivative: { x, _ in
-            let s = 1 / (1 + fastExp(-x))
-            return s * (1 + x * (1 - s))
-        })
+        let count = self.count
+        let output = uninitializedFloats(count) { out in
+            data.withUnsafeBufferPointer { input in
+                let x = SharedConstPointer(input.baseAddress!), y = SharedPointer(out)
+                parallelFor(count) { range in
+                    for i in range { y[i] = x[i] / (1 + fastExp(-x[i])) }
+                }
+            }
+        }
+        let input = self
+        return Tensor.record("silu", shape: shape, data: output, inputs: [self]) { outGrad in
+            let grad = uninitializedFloats(count) { out in
+                input.data.withUnsafeBufferPointer { inputBuffer in
+                    outGrad.withUnsafeBufferPointer { dyBuffer in
+                        let x = SharedConstPointer(inputBuffer.baseAddress!)
+                        let dy = SharedConstPointer(dyBuffer.baseAddress!)
+                        let g = SharedPointer(out)
+                        parallelFor(count) { range in
+                            for i in range {
+                                let s = 1 / (1 + fastExp(-x[i]))
+                                g[i] = dy[i] * s * (1 + x[i] * (1 - s))
+                            }
+                        }
+                    }
+                }
+            }
+            input.accumulateGrad(grad)
+        }
     }
 
     /// GELU in its tanh form (PyTorch's `approximate="tanh"`):

@@ -74,9 +74,20 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ dx: Unsafe
                         if iy < 0 || iy >= g.height { continue }
                         let inRow = plane + iy * g.width
                         let sourceRow = source + oy * g.outWidth
-                        for ox in 0..<g.outWidth {
-                            let ix = ox * g.stride - g.padding + kx
-                            if ix >= 0 && ix < g.width { inRow[ix] += sourceRow[ox] }
+                        if g.stride == 1 {
+                            // Valid taps are the contiguous run ox in [lo, hi).
+                            let lo = Swift.max(0, g.padding - kx)
+                            let hi = Swift.min(g.outWidth, g.width + g.padding - kx)
+                            if hi > lo {
+                                let target = inRow + (lo - g.padding + kx)
+                                let from = sourceRow + lo
+                                for j in 0..<(hi - lo) { target[j] += from[j] }
+                            }
+                        } else {
+                            for ox in 0..<g.outWidth {
+                                let ix = ox * g.stride - g.padding + kx
+                                if ix >= 0 && ix < g.width { inRow[ix] += sourceRow[ox] }
+                            }
                         }
                     }
                 }
@@ -147,29 +158,23 @@ extension Tensor {
             outHeight: outHeight, outWidth: outWidth)
 
         FlopCounter.addProduct(m: g.outChannels, n: g.columns, k: g.patchSize)
-        // cols [C·k·k, N·Ho·Wo]
-        let cols = uninitializedFloats(g.patchSize * g.columns) { pointer in
-            data.withUnsafeBufferPointer { im2col($0.baseAddress!, g, pointer) }
-        }
+        // cols [C·k·k, N·Ho·Wo], kept for the weight gradient.
+        let cols = ScratchBuffer.acquire(g.patchSize * g.columns)
+        data.withUnsafeBufferPointer { im2col($0.baseAddress!, g, cols.pointer) }
         // product [O, N·Ho·Wo] = W [O, C·k·k] · cols
-        let product = uninitializedFloats(g.outChannels * g.columns) { pointer in
-            weight.data.withUnsafeBufferPointer { w in
-                cols.withUnsafeBufferPointer { c in
-                    gemm(transposeA: false, transposeB: false, m: g.outChannels, n: g.columns, k: g.patchSize,
-                         a: w.baseAddress!, b: c.baseAddress!, c: pointer)
-                }
-            }
+        let product = ScratchBuffer.acquire(g.outChannels * g.columns)
+        weight.data.withUnsafeBufferPointer { w in
+            gemm(transposeA: false, transposeB: false, m: g.outChannels, n: g.columns, k: g.patchSize,
+                 a: w.baseAddress!, b: cols.pointer, c: product.pointer)
         }
         // out [N, O, Ho·Wo]
         let out = uninitializedFloats(g.batch * g.outChannels * g.outPixels) { pointer in
-            product.withUnsafeBufferPointer { p in
-                if let bias {
-                    bias.data.withUnsafeBufferPointer { b in
-                        swapOuterAxes(p.baseAddress!, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels, bias: b.baseAddress!)
-                    }
-                } else {
-                    swapOuterAxes(p.baseAddress!, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels)
+            if let bias {
+                bias.data.withUnsafeBufferPointer { b in
+                    swapOuterAxes(product.pointer, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels, bias: b.baseAddress!)
                 }
+            } else {
+                swapOuterAxes(product.pointer, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels)
             }
         }
 
@@ -178,39 +183,33 @@ extension Tensor {
         if let bias { inputs.append(bias) }
         return Tensor.record("conv2d", shape: [g.batch, g.outChannels, outHeight, outWidth], data: out, inputs: inputs) { outGrad in
             // dy [O, N·Ho·Wo] from outGrad [N, O, Ho·Wo]
-            let dy = uninitializedFloats(g.outChannels * g.columns) { pointer in
-                outGrad.withUnsafeBufferPointer {
-                    swapOuterAxes($0.baseAddress!, pointer, outer: g.batch, inner: g.outChannels, plane: g.outPixels)
-                }
+            let dy = ScratchBuffer.acquire(g.outChannels * g.columns)
+            outGrad.withUnsafeBufferPointer {
+                swapOuterAxes($0.baseAddress!, dy.pointer, outer: g.batch, inner: g.outChannels, plane: g.outPixels)
             }
             if weight.requiresGrad {
                 // dW [O, C·k·k] = dy · colsᵀ
                 let grad = uninitializedFloats(weight.count) { pointer in
-                    dy.withUnsafeBufferPointer { d in
-                        cols.withUnsafeBufferPointer { c in
-                            gemm(transposeA: false, transposeB: true, m: g.outChannels, n: g.patchSize, k: g.columns,
-                                 a: d.baseAddress!, b: c.baseAddress!, c: pointer)
-                        }
-                    }
+                    gemm(transposeA: false, transposeB: true, m: g.outChannels, n: g.patchSize, k: g.columns,
+                         a: dy.pointer, b: cols.pointer, c: pointer)
                 }
                 weight.accumulateGrad(grad)
             }
             if let bias, bias.requiresGrad {
-                bias.accumulateGrad(sumMiddleAxis(dy, outer: g.outChannels, extent: g.columns, inner: 1))
+                var grad = [Float](repeating: 0, count: g.outChannels)
+                for o in 0..<g.outChannels { grad[o] = vectorSum(dy.pointer + o * g.columns, g.columns) }
+                bias.accumulateGrad(grad)
             }
             if x.requiresGrad {
                 // dcols [C·k·k, N·Ho·Wo] = Wᵀ · dy, folded back onto the input.
-                let dcols = uninitializedFloats(g.patchSize * g.columns) { pointer in
-                    weight.data.withUnsafeBufferPointer { w in
-                        dy.withUnsafeBufferPointer { d in
-                            gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.columns, k: g.outChannels,
-                                 a: w.baseAddress!, b: d.baseAddress!, c: pointer)
-                        }
-                    }
+                let dcols = ScratchBuffer.acquire(g.patchSize * g.columns)
+                weight.data.withUnsafeBufferPointer { w in
+                    gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.columns, k: g.outChannels,
+                         a: w.baseAddress!, b: dy.pointer, c: dcols.pointer)
                 }
                 var grad = [Float](repeating: 0, count: x.count)
                 grad.withUnsafeMutableBufferPointer { gradBuffer in
-                    dcols.withUnsafeBufferPointer { col2im($0.baseAddress!, g, gradBuffer.baseAddress!) }
+                    col2im(dcols.pointer, g, gradBuffer.baseAddress!)
                 }
                 x.accumulateGrad(grad)
             }

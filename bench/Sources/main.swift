@@ -16,6 +16,18 @@ func option(_ name: String, default value: Int) -> Int {
     return parsed
 }
 
+/// Value of `--only`: run just the sections whose name contains it
+/// (sgemm, conv, attention, denoiser, autoencoder).
+let only: String? = {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}()
+
+func runs(_ section: String) -> Bool {
+    only.map { section.contains($0) } ?? true
+}
+
 let threads = option("--threads", default: ProcessInfo.processInfo.activeProcessorCount)
 let repeats = option("--repeats", default: 7)
 Threading.setThreadCount(threads)
@@ -78,7 +90,7 @@ let engineSeconds = medianSeconds { _ = GradMode.withoutGradients { lhs.matmul(r
 report("matmul 1024x1024x1024 (engine threads)", flops: sgemmFlops, seconds: engineSeconds, reference: sgemmRate)
 
 // 3x3 convolution, stride 1, padding 1, batch 32
-for (channels, side) in [(64, 16), (128, 16), (64, 8), (128, 8)] {
+for (channels, side) in [(64, 16), (128, 16), (64, 8), (128, 8)] where runs("conv") {
     let batch = 32
     let x = rng.normalTensor([batch, channels, side, side])
     let weight = rng.normalTensor([channels, channels, 3, 3], scale: 0.05)
@@ -104,7 +116,7 @@ for (channels, side) in [(64, 16), (128, 16), (64, 8), (128, 8)] {
 }
 
 // Attention, 256 tokens, width 128, 4 heads, batch 32
-do {
+if runs("attention") {
     let batch = 32, tokens = 256, width = 128, heads = 4
     let q = rng.normalTensor([batch, tokens, width]), k = rng.normalTensor([batch, tokens, width])
     let v = rng.normalTensor([batch, tokens, width])
@@ -126,7 +138,7 @@ do {
 }
 
 // Denoiser training step and sampling, at the default configuration.
-do {
+if runs("denoiser") {
     let configuration = DenoiserConfiguration()
     let denoiser = Denoiser(configuration, seed: 1)
     let schedule = NoiseSchedule()
@@ -167,4 +179,27 @@ do {
         _ = sampler.sample(conditions: sixteen, rng: &rng)
     }
     print(String(format: "  DDIM sampling, 16 images, 25 steps, guidance 3: %.2f s", samplingSeconds))
+}
+
+// Autoencoder training step at the default configuration.
+if runs("autoencoder") {
+    let autoencoder = Autoencoder(AutoencoderConfiguration(), seed: 1)
+    let batch = 32
+    let images = rng.uniformTensor([batch, 3, 64, 64], -1, 1)
+    let optimizer = AdamW(parameters: autoencoder.trainableParameters(), learningRate: 1e-4)
+    FlopCounter.reset()
+    FlopCounter.isEnabled = true
+    _ = GradMode.withoutGradients { autoencoder.decode(autoencoder.encode(images)) }
+    FlopCounter.isEnabled = false
+    let stepFlops = 3 * FlopCounter.forwardFlops
+    let stepSeconds = medianSeconds {
+        let reconstruction = autoencoder.decode(autoencoder.encode(images))
+        let loss = Tensor.l1Loss(reconstruction, images)
+        optimizer.zeroGrad()
+        loss.backward()
+        optimizer.step()
+    }
+    print(String(format: "autoencoder (%.2f M parameters), batch %d:", Double(autoencoder.parameterCount) / 1e6, batch))
+    report("  training step", flops: stepFlops, seconds: stepSeconds, reference: sgemmRate)
+    print(String(format: "  %.1f samples/s", Double(batch) / stepSeconds))
 }
