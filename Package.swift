@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "hyperfield", targets: ["hyperfield"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "CommandLineKit", targets: ["CommandLineKit"]),
     ],
     targets: [
         // C libraries from Debian packages (installed by .ci/install-deps).
@@ -18,6 +19,8 @@ let package = Package(
             name: "TensorCore",
             dependencies: ["CBLAS"]
         ),
+        // Command-line options, help, progress and JSON output. Uses only Foundation.
+        .target(name: "CommandLineKit"),
         .executableTarget(
             name: "hyperfield",
             dependencies: ["TensorCore"]
@@ -29,5 +32,6 @@ let package = Package(
         ),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
     ]
 )
