@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "CommandLineKit"),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore"]
+            dependencies: ["TensorCore", "CommandLineKit"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
