@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "hyperfield", targets: ["hyperfield"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "CommandLineKit", targets: ["CommandLineKit"]),
     ],
     targets: [
         // C libraries from Debian packages (installed by .ci/install-deps).
@@ -35,9 +36,11 @@ let package = Package(
             name: "Diffusion",
             dependencies: ["TensorCore"]
         ),
+        // Command-line options, help, progress and JSON output. Uses only Foundation.
+        .target(name: "CommandLineKit"),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore", "ImageIO", "Diffusion"]
+            dependencies: ["TensorCore", "ImageIO", "Diffusion", "CommandLineKit"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
@@ -59,5 +62,6 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
+        .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
     ]
 )

@@ -1,1 +1,11 @@
-print("hyperfield: no commands yet")
+import CommandLineKit
+
+// The command registry: one entry per command, each defined in its own file.
+let program = CommandLineProgram(
+    name: "hyperfield",
+    summary: "personalize a compact latent diffusion model from a few photographs with a hypernetwork field",
+    commands: [
+        VersionCommand(),
+    ])
+
+program.run()
