@@ -48,8 +48,7 @@ struct TrainAutoencoderCommand: Command {
         logger.info("loading the training split from \(root.path)")
         let dataset = try TrainingData.loadTrainingSubjects(
             root: root, sources: SharedDataSource.allCases, resolution: configuration.imageSize, log: logger.info)
-        let manifestURL = DatasetManifest.defaultURL(
-            repositoryRoot: URL(fileURLWithPath: FileManager.default.currentDirectoryPath), name: "autoencoder-train")
+        let manifestURL = manifestURL(forModel: arguments[output])
         try FileManager.default.createDirectory(at: manifestURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         let manifestHash = try dataset.manifest.write(to: manifestURL)
         logger.info("\(dataset.imageCount) images of \(dataset.subjects.count) subjects; manifest \(manifestURL.path) (sha256 \(manifestHash.prefix(16)))")

@@ -54,8 +54,11 @@ struct TrainingOptions: Sendable {
 
     /// Runs `trainer` with a progress display and log lines, honouring
     /// `--resume` and `--max-minutes`. Returns whether the run reached its
-    /// last step (false when the time budget stopped it).
-    func train(_ trainer: Trainer, _ arguments: ParsedArguments, logger: Logger) throws -> Bool {
+    /// last step (false when the time budget stopped it). `afterStep` runs
+    /// after every step with the step number (sample grids).
+    func train(
+        _ trainer: Trainer, _ arguments: ParsedArguments, logger: Logger, afterStep: ((Int) -> Void)? = nil
+    ) throws -> Bool {
         let store = trainer.store
         if arguments[resume] {
             if let step = try trainer.resumeIfPossible(warn: logger.warning) {
@@ -84,6 +87,7 @@ struct TrainingOptions: Sendable {
                     ProgressField("lr", String(format: "%.2e", rate)),
                     ProgressField("grad", String(format: "%.2f", norm)),
                 ])
+                afterStep?(step)
             case .checkpointSaved(let step, let folder):
                 logger.info("step \(step): wrote checkpoint \(folder)")
             case .finished:
@@ -113,4 +117,17 @@ func invokedCommandLine() -> String {
     (["hyperfield"] + CommandLine.arguments.dropFirst()).map { argument in
         argument.contains(" ") ? "'\(argument)'" : argument
     }.joined(separator: " ")
+}
+
+/// Where the data manifest of a model written to `modelPath` goes:
+/// `data/<name>.manifest.tsv` for a model under `models/`, else next to the
+/// model, so that trial runs never overwrite a shipped model's manifest.
+func manifestURL(forModel modelPath: String) -> URL {
+    let model = URL(fileURLWithPath: modelPath)
+    let name = model.deletingPathExtension().lastPathComponent
+    let folder = model.deletingLastPathComponent()
+    if folder.lastPathComponent == "models" {
+        return folder.deletingLastPathComponent().appendingPathComponent("data/\(name).manifest.tsv")
+    }
+    return folder.appendingPathComponent("\(name).manifest.tsv")
 }

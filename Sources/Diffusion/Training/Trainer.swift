@@ -153,6 +153,13 @@ public final class Trainer {
         return folder
     }
 
+    /// Runs `body` with the EMA weights swapped into the model (the raw
+    /// weights when EMA is off), then swaps the raw weights back.
+    public func withAverages<T>(_ body: () throws -> T) throws -> T {
+        guard let ema else { return try body() }
+        return try ema.withAverages(in: task.model, body)
+    }
+
     /// Copies the EMA weights into the model (when EMA is on), for export.
     public func applyAverages() throws {
         try ema?.copyAverages(into: task.model)

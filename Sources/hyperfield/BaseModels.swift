@@ -1,0 +1,60 @@
+import CommandLineKit
+import Diffusion
+import Foundation
+import ImageIO
+import TensorCore
+
+/// The shipped base models, loaded together: the autoencoder with its latent
+/// normalization, and the denoiser with its noise schedule.
+struct BaseModels {
+    let autoencoder: Autoencoder
+    let normalization: LatentNormalization
+    let autoencoderMetadata: [String: String]
+    let denoiser: Denoiser
+    let denoiserMetadata: [String: String]
+    let schedule: NoiseSchedule
+
+    static func loadAutoencoder(_ path: String) throws -> (Autoencoder, LatentNormalization, [String: String]) {
+        let url = URL(fileURLWithPath: path)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RuntimeError("autoencoder \(url.path) not found; pass --autoencoder FILE or train one with 'hyperfield train-autoencoder'")
+        }
+        let (model, normalization, metadata) = try ModelFile.loadAutoencoder(from: url)
+        guard let normalization else {
+            throw RuntimeError("\(url.path) has no latent_normalization in its metadata; it is a checkpoint, not a finished model; finish training with 'hyperfield train-autoencoder --resume'")
+        }
+        return (model, normalization, metadata)
+    }
+
+    static func load(autoencoder autoencoderPath: String, denoiser denoiserPath: String) throws -> BaseModels {
+        let (autoencoder, normalization, autoencoderMetadata) = try loadAutoencoder(autoencoderPath)
+        let url = URL(fileURLWithPath: denoiserPath)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RuntimeError("denoiser \(url.path) not found; pass --denoiser FILE or train one with 'hyperfield train-denoiser'")
+        }
+        let (denoiser, denoiserMetadata) = try ModelFile.loadDenoiser(from: url)
+        let schedule = NoiseSchedule(
+            kind: NoiseSchedule.Kind(rawValue: denoiserMetadata["noise_schedule"] ?? "linear") ?? .linear,
+            timesteps: Int(denoiserMetadata["training_timesteps"] ?? "1000") ?? 1000)
+        return BaseModels(
+            autoencoder: autoencoder, normalization: normalization, autoencoderMetadata: autoencoderMetadata,
+            denoiser: denoiser, denoiserMetadata: denoiserMetadata, schedule: schedule)
+    }
+
+    /// Images of normalized latents, as 8-bit pictures.
+    static func decode(_ latents: Tensor, autoencoder: Autoencoder, normalization: LatentNormalization) throws -> [RGBImage] {
+        let images = GradMode.withoutGradients { autoencoder.decode(normalization.denormalize(latents)) }
+        let perImage = images.count / images.shape[0]
+        return try (0..<images.shape[0]).map { index in
+            let one = Tensor(
+                shape: Array(images.shape.dropFirst()),
+                data: Array(images.data[(index * perImage)..<((index + 1) * perImage)]))
+            return try RGBImage(tensor: one)
+        }
+    }
+}
+
+/// SHA-256 of a file's bytes, as hex.
+func fileSHA256(_ url: URL) throws -> String {
+    SHA256.hexDigest(of: [UInt8](try Data(contentsOf: url)))
+}
