@@ -36,11 +36,15 @@ let package = Package(
             name: "Diffusion",
             dependencies: ["TensorCore"]
         ),
+        .target(
+            name: "Personalization",
+            dependencies: ["Diffusion", "TensorCore"]
+        ),
         // Command-line options, help, progress and JSON output. Uses only Foundation.
         .target(name: "CommandLineKit"),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore", "ImageIO", "Diffusion", "CommandLineKit"]
+            dependencies: ["TensorCore", "ImageIO", "Diffusion", "Personalization", "CommandLineKit"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
@@ -63,5 +67,6 @@ let package = Package(
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
+        .testTarget(name: "PersonalizationTests", dependencies: ["Personalization", "TestSupport"]),
     ]
 )

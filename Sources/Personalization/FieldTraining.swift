@@ -1,0 +1,175 @@
+import Diffusion
+import Foundation
+import TensorCore
+
+/// Gradient-supervised training of the hypernetwork field. No per-subject
+/// weights are computed or stored at any point.
+///
+/// Per subject in a step, with `s` uniform in `[0, S−1]`:
+///
+/// 1. `θ̂ = H(X, s)`;
+/// 2. `g = ∇_θ L(θ̂; X)` on fresh draws (stratified timesteps, antithetic
+///    noise), with `θ̂` a constant (first order);
+/// 3. loss `‖(H(X, s+1) − H(X, s)) + η·g‖² / (η·γ)²`, averaged over
+///    adapter elements, with `γ` the field's gradient scale, so that a field
+///    that predicts no step scores about 1.
+///
+/// Gradients reach the field through both `H(X, s+1)` and `H(X, s)`. The
+/// denoiser is frozen.
+public final class FieldTrainingTask: TrainingTask {
+    public let field: HypernetworkField
+    public let denoiser: Denoiser
+    public let schedule: NoiseSchedule
+    public let subjects: [SubjectLatents]
+    /// Loss draws per subject for each gradient estimate.
+    public var drawsPerSubject: Int
+    /// Most images of a subject given to the field as `X` in one step.
+    public var maxInputImages: Int
+    public var timestepRange: Range<Int>
+    public var modelMetadata: [String: String]
+    /// `‖target‖²` of the last step, for the relative loss in logs.
+    public private(set) var lastTargetSquaredNorm: Float = 0
+    /// Subjects grouped by class, for drawing by class then subject.
+    private let subjectsOfClass: [[Int]]
+
+    public init(
+        field: HypernetworkField, denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents],
+        drawsPerSubject: Int = 16, maxInputImages: Int = 4, timestepRange: Range<Int>? = nil,
+        metadata: [String: String] = [:]
+    ) {
+        precondition(!subjects.isEmpty, "FieldTrainingTask: no training subjects")
+        precondition(
+            denoiser.trainableParameters().isEmpty,
+            "FieldTrainingTask: the denoiser must be frozen (setTrainable(false)) so that only adapters get gradients")
+        self.field = field
+        self.denoiser = denoiser
+        self.schedule = schedule
+        self.subjects = subjects
+        self.drawsPerSubject = drawsPerSubject
+        self.maxInputImages = maxInputImages
+        self.timestepRange = timestepRange ?? 0..<schedule.timesteps
+        modelMetadata = metadata
+        let classes = Set(subjects.map { $0.classIndex }).sorted()
+        subjectsOfClass = classes.map { classIndex in subjects.indices.filter { subjects[$0].classIndex == classIndex } }
+    }
+
+    public var model: Module { field }
+    public var modelKind: String { "field" }
+    public var configurationJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(field.configuration)) ?? Data(), as: UTF8.self)
+    }
+
+    /// A subject drawn by class, then subject.
+    func drawSubject(rng: inout SeededGenerator) -> SubjectLatents {
+        let group = subjectsOfClass[rng.integer(in: 0..<subjectsOfClass.count)]
+        return subjects[group[rng.integer(in: 0..<group.count)]]
+    }
+
+    /// The field's input `X`: up to `maxInputImages` of the subject's images.
+    func inputImages(_ subject: SubjectLatents, rng: inout SeededGenerator) -> Tensor {
+        var indices = Array(0..<subject.imageCount)
+        rng.shuffle(&indices)
+        return subject.images(Array(indices.prefix(maxInputImages)))
+    }
+
+    public func loss(step: Int, batchSize: Int, rng: inout SeededGenerator) -> Tensor {
+        let eta = field.configuration.learningRate
+        let totalSteps = field.configuration.totalSteps
+        var total: Tensor? = nil
+        var targetSquaredNorm: Float = 0
+        for _ in 0..<batchSize {
+            let subject = drawSubject(rng: &rng)
+            let state = Double(rng.integer(in: 0..<totalSteps))
+            let features = field.subjectFeatures(inputImages(subject, rng: &rng))
+            let here = field.adapter(features: features, state: state)
+            let next = field.adapter(features: features, state: state + 1)
+
+            // The gradient step at the field's own prediction, a constant.
+            let (latents, draws) = subjectLossBatch(subject, count: drawsPerSubject, timestepRange: timestepRange, rng: &rng)
+            let (_, gradient) = adapterGradient(
+                denoiser: denoiser, schedule: schedule, subject: subject, adapter: here, latents: latents, draws: draws)
+
+            let subjectLoss = stepLoss(
+                here: here, next: next, gradient: gradient, learningRate: eta, gradientScale: field.configuration.gradientScale)
+            targetSquaredNorm += AdapterMath.flatten(gradient).reduce(0) { $0 + $1 * $1 }
+            total = total.map { $0 + subjectLoss } ?? subjectLoss
+        }
+        lastTargetSquaredNorm = targetSquaredNorm / Float(batchSize)
+        return total! * (1 / Float(batchSize))
+    }
+}
+
+/// `‖(next − here) + η·g‖² / (η·γ)²`, averaged over every adapter element:
+/// zero exactly when the field's step equals the gradient-descent step.
+public func stepLoss(
+    here: Adapter, next: Adapter, gradient: Adapter, learningRate eta: Float, gradientScale gamma: Float = 1
+) -> Tensor {
+    var sum: Tensor? = nil
+    var elements = 0
+    for name in here.slotNames {
+        guard let h = here.slots[name], let n = next.slots[name], let g = gradient.slots[name] else {
+            preconditionFailure("stepLoss: slot \(name) is missing from the next state or the gradient")
+        }
+        for (x, y, target) in [(h.a, n.a, g.a), (h.b, n.b, g.b)] {
+            // ((next − here)/η + g) / γ
+            let residual = ((y - x) * (1 / eta) + target) * (1 / gamma)
+            let squares = residual.square().sum()
+            sum = sum.map { $0 + squares } ?? squares
+            elements += x.count
+        }
+    }
+    return sum! * (1 / Float(max(elements, 1)))
+}
+
+/// How well the field's steps point the way gradient descent goes: the mean
+/// cosine between `H(X, s+1) − H(X, s)` and `−η·g`, with `g` a low-noise
+/// gradient (many draws averaged) at `H(X, s)`, over the given subjects and
+/// states. The loss value alone says little, since most of a one-batch
+/// gradient is draw noise.
+public func fieldStepCosine(
+    field: HypernetworkField, denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents],
+    states: [Int], draws: Int, seed: UInt64 = 7
+) -> Double {
+    var rng = SeededGenerator(seed: seed)
+    var total = 0.0
+    var count = 0
+    for subject in subjects {
+        let features = GradMode.withoutGradients { field.subjectFeatures(subject.latents) }
+        for state in states {
+            let (here, next) = GradMode.withoutGradients {
+                (field.adapter(features: features, state: Double(state)), field.adapter(features: features, state: Double(state + 1)))
+            }
+            let (latents, drawSet) = subjectLossBatch(subject, count: draws, timestepRange: 0..<schedule.timesteps, rng: &rng)
+            let (_, gradient) = adapterGradient(
+                denoiser: denoiser, schedule: schedule, subject: subject, adapter: here, latents: latents, draws: drawSet)
+            let step = AdapterMath.subtract(AdapterMath.flatten(next), AdapterMath.flatten(here))
+            let descent = AdapterMath.flatten(gradient).map { -$0 }
+            total += AdapterMath.cosine(step, descent)
+            count += 1
+        }
+    }
+    return total / Double(max(count, 1))
+}
+
+/// Root mean square of one adapter element of the loss gradient at
+/// `initial`, over `subjects` with `draws` draws each: the field's `γ`.
+public func measureGradientScale(
+    denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents], initial: Adapter, draws: Int,
+    seed: UInt64 = 11
+) -> Float {
+    var rng = SeededGenerator(seed: seed)
+    var squares = 0.0
+    var count = 0
+    for subject in subjects {
+        let (latents, drawSet) = subjectLossBatch(subject, count: draws, timestepRange: 0..<schedule.timesteps, rng: &rng)
+        let (_, gradient) = adapterGradient(
+            denoiser: denoiser, schedule: schedule, subject: subject, adapter: initial, latents: latents, draws: drawSet)
+        for value in AdapterMath.flatten(gradient) {
+            squares += Double(value) * Double(value)
+            count += 1
+        }
+    }
+    return Float((squares / Double(max(count, 1))).squareRoot())
+}

@@ -1,0 +1,78 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import Diffusion
+@testable import Personalization
+@testable import TensorCore
+
+final class FieldTrainingTests: XCTestCase {
+    /// Mean step loss over fixed subjects, states and draws.
+    private func evaluationLoss(_ task: FieldTrainingTask, subjects: [SubjectLatents]) -> Float {
+        var rng = SeededGenerator(seed: 77)
+        var total: Float = 0
+        var count = 0
+        GradMode.withoutGradients {}
+        for subject in subjects {
+            for state in [0, 5, 10, 15] {
+                let features = task.field.subjectFeatures(subject.latents)
+                let here = task.field.adapter(features: features, state: Double(state))
+                let next = task.field.adapter(features: features, state: Double(state + 1))
+                let (latents, draws) = subjectLossBatch(subject, count: 16, timestepRange: 0..<1000, rng: &rng)
+                let (_, gradient) = adapterGradient(
+                    denoiser: task.denoiser, schedule: task.schedule, subject: subject, adapter: here.detached(),
+                    latents: latents, draws: draws)
+                total += stepLoss(here: here.detached(), next: next.detached(), gradient: gradient,
+                                  learningRate: task.field.configuration.learningRate,
+                                  gradientScale: task.field.configuration.gradientScale).item
+                count += 1
+            }
+        }
+        return total / Float(count)
+    }
+
+    func testTinyFieldLearnsAndTracksGradientDescent() throws {
+        let denoiser = tinyDenoiser()
+        var configuration = tinyFieldConfiguration(denoiser)
+        let schedule = NoiseSchedule()
+        let training = (0..<6).map { tinySubject($0) }
+        configuration.gradientScale = measureGradientScale(
+            denoiser: denoiser, schedule: schedule, subjects: training,
+            initial: HypernetworkField(configuration, seed: 1).initialAdapter, draws: 16)
+        let field = HypernetworkField(configuration, seed: 1)
+        let heldOut = tinySubject(50)
+        let task = FieldTrainingTask(
+            field: field, denoiser: denoiser, schedule: schedule, subjects: training, drawsPerSubject: 16)
+
+        let before = evaluationLoss(task, subjects: training)
+        var settings = TrainingSettings()
+        settings.steps = 300
+        settings.batchSize = 2
+        settings.learningRate = 1e-2
+        settings.minimumLearningRate = 1e-3
+        settings.warmupSteps = 20
+        settings.emaDecay = 0
+        settings.checkpointEvery = 0
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hyperfield-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Trainer(task: task, settings: settings, store: CheckpointStore(folder: folder)).run()
+        let after = evaluationLoss(task, subjects: training)
+        XCTAssertLessThan(after, 0.9 * before, "field loss before \(before), after \(after)")
+
+        // Real gradient descent on the held-out subject, from θ_0.
+        let initial = field.initialAdapter
+        let total = configuration.totalSteps
+        let sgd = PerSubjectTraining(method: .sgd(learningRate: configuration.learningRate), steps: total, drawsPerStep: 32)
+        var rng = SeededGenerator(seed: 9)
+        let path = sgd.run(denoiser: denoiser, schedule: schedule, subject: heldOut, initial: initial,
+                           snapshots: [total / 2, total], rng: &rng)
+        let start = AdapterMath.flatten(initial)
+        for state in [total / 2, total] {
+            let real = AdapterMath.flatten(path[state]!)
+            let predicted = GradMode.withoutGradients { AdapterMath.flatten(field(heldOut.latents, state: Double(state))) }
+            let fieldError = AdapterMath.relativeError(
+                AdapterMath.subtract(predicted, start), AdapterMath.subtract(real, start))
+            // θ_0 itself has relative error 1 on θ_s − θ_0.
+            XCTAssertLessThan(fieldError, 0.9, "state \(state): relative error of the field's θ_s − θ_0 is \(fieldError)")
+        }
+    }
+}
