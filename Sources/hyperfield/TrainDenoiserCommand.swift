@@ -71,7 +71,7 @@ struct TrainDenoiserCommand: Command {
         let manifestHash = try dataset.manifest.write(to: manifestURL)
         logger.info("\(dataset.imageCount) images of \(dataset.subjects.count) subjects; manifest \(manifestURL.path) (sha256 \(manifestHash.prefix(16)))")
 
-        let latents = try cachedLatents(
+        let latents = try TrainingData.cachedLatents(
             dataset, autoencoder: autoencoder, normalization: normalization,
             key: "\(autoencoderHash.prefix(16))-\(manifestHash.prefix(16))", logger: logger)
 
@@ -117,42 +117,6 @@ struct TrainDenoiserCommand: Command {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try ModelFile.save(denoiser, configuration: configuration, kind: "denoiser", metadata: metadata, to: url)
         logger.info("wrote \(url.path)")
-    }
-
-    /// Normalized latents of the dataset and its mirror images, read from
-    /// out/cache when an earlier run with the same autoencoder and data
-    /// wrote them.
-    private func cachedLatents(
-        _ dataset: SubjectDataset, autoencoder: Autoencoder, normalization: LatentNormalization, key: String,
-        logger: Logger
-    ) throws -> LabeledSamples {
-        let url = URL(fileURLWithPath: "out/cache/latents-\(key).safetensors")
-        if let file = try? SafeTensors.read(contentsOf: url),
-           let values = file["latents"], let classes = file["classes"], let subjects = file["subjects"] {
-            var samples = LabeledSamples(sampleShape: Array(values.shape.dropFirst()))
-            let size = samples.sampleSize
-            for index in 0..<values.shape[0] {
-                samples.append(
-                    Array(values.data[(index * size)..<((index + 1) * size)]),
-                    classIndex: Int(classes.data[index]), subject: Int(subjects.data[index]))
-            }
-            logger.info("read \(samples.count) cached latents from \(url.path)")
-            return samples
-        }
-
-        let progress = ProgressReporter(label: "encode", total: dataset.imageCount * 2, unit: "images")
-        let samples = TrainingData.latentSamples(dataset, autoencoder: autoencoder, normalization: normalization) { done, _ in
-            progress.update(completed: done)
-        }
-        progress.finish()
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try SafeTensors.write([
-            ("latents", Tensor(shape: [samples.count] + samples.sampleShape, data: samples.values)),
-            ("classes", Tensor(shape: [samples.count], data: samples.classes.map(Float.init))),
-            ("subjects", Tensor(shape: [samples.count], data: samples.subjects.map(Float.init))),
-        ], to: url)
-        logger.info("cached \(samples.count) latents in \(url.path)")
-        return samples
     }
 }
 

@@ -1,6 +1,8 @@
+import CommandLineKit
 import Diffusion
 import Foundation
 import ImageIO
+import Personalization
 import TensorCore
 
 /// Glue from image folders to the in-memory training sets of the diffusion
@@ -88,5 +90,58 @@ enum TrainingData {
         }
         flush()
         return samples
+    }
+
+    /// Normalized latents of the dataset and its mirror images, read from
+    /// out/cache when an earlier run with the same autoencoder and data
+    /// wrote them.
+    static func cachedLatents(
+        _ dataset: SubjectDataset, autoencoder: Autoencoder, normalization: LatentNormalization, key: String,
+        logger: Logger
+    ) throws -> LabeledSamples {
+        let url = URL(fileURLWithPath: "out/cache/latents-\(key).safetensors")
+        if let file = try? SafeTensors.read(contentsOf: url),
+           let values = file["latents"], let classes = file["classes"], let subjects = file["subjects"] {
+            var samples = LabeledSamples(sampleShape: Array(values.shape.dropFirst()))
+            let size = samples.sampleSize
+            for index in 0..<values.shape[0] {
+                samples.append(
+                    Array(values.data[(index * size)..<((index + 1) * size)]),
+                    classIndex: Int(classes.data[index]), subject: Int(subjects.data[index]))
+            }
+            logger.info("read \(samples.count) cached latents from \(url.path)")
+            return samples
+        }
+
+        let progress = ProgressReporter(label: "encode", total: dataset.imageCount * 2, unit: "images")
+        let samples = TrainingData.latentSamples(dataset, autoencoder: autoencoder, normalization: normalization) { done, _ in
+            progress.update(completed: done)
+        }
+        progress.finish()
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try SafeTensors.write([
+            ("latents", Tensor(shape: [samples.count] + samples.sampleShape, data: samples.values)),
+            ("classes", Tensor(shape: [samples.count], data: samples.classes.map(Float.init))),
+            ("subjects", Tensor(shape: [samples.count], data: samples.subjects.map(Float.init))),
+        ], to: url)
+        logger.info("cached \(samples.count) latents in \(url.path)")
+        return samples
+    }
+}
+
+extension TrainingData {
+    /// Subjects for the field: the latents of each dataset subject (images
+    /// and mirror images), at most 16 per subject.
+    static func subjectLatents(_ latents: LabeledSamples, dataset: SubjectDataset) -> [SubjectLatents] {
+        var indicesOfSubject: [Int: [Int]] = [:]
+        for index in 0..<latents.count { indicesOfSubject[latents.subjects[index], default: []].append(index) }
+        return indicesOfSubject.keys.sorted().map { subject in
+            let indices = Array(indicesOfSubject[subject]!.prefix(16))
+            let values = indices.flatMap { latents.sample($0) }
+            return SubjectLatents(
+                id: dataset.subjects[subject].id,
+                latents: Tensor(shape: [indices.count] + latents.sampleShape, data: values),
+                classIndex: latents.classes[indices[0]])
+        }
     }
 }
