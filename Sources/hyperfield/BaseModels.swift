@@ -14,13 +14,23 @@ struct BaseModels {
     let denoiserMetadata: [String: String]
     let schedule: NoiseSchedule
 
-    static func loadAutoencoder(_ path: String) throws -> (Autoencoder, LatentNormalization, [String: String]) {
+    /// Loads an autoencoder file. A checkpoint has no latent statistics yet;
+    /// with `requireNormalization` false it loads with identity statistics.
+    static func loadAutoencoder(
+        _ path: String, requireNormalization: Bool = true
+    ) throws -> (Autoencoder, LatentNormalization, [String: String]) {
         let url = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw RuntimeError("autoencoder \(url.path) not found; pass --autoencoder FILE or train one with 'hyperfield train-autoencoder'")
         }
         let (model, normalization, metadata) = try ModelFile.loadAutoencoder(from: url)
         guard let normalization else {
+            if !requireNormalization {
+                let channels = model.configuration.latentChannels
+                return (model, LatentNormalization(
+                    mean: [Float](repeating: 0, count: channels),
+                    standardDeviation: [Float](repeating: 1, count: channels)), metadata)
+            }
             throw RuntimeError("\(url.path) has no latent_normalization in its metadata; it is a checkpoint, not a finished model; finish training with 'hyperfield train-autoencoder --resume'")
         }
         return (model, normalization, metadata)

@@ -5,6 +5,8 @@ let program = CommandLineProgram(
     name: "hyperfield",
     summary: "personalize a compact latent diffusion model from a few photographs with a hypernetwork field",
     commands: [
+        EvaluateAutoencoderCommand(),
+        SampleCommand(),
         TrainAutoencoderCommand(),
         TrainDenoiserCommand(),
         TrainFieldCommand(),
