@@ -13,6 +13,10 @@ public enum ModelFile {
     /// Errors with the file and the fix in their description.
     public struct LoadError: Error, CustomStringConvertible {
         public let description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Writes the parameters of `module` and `configuration` to `url`.
