@@ -5,7 +5,7 @@ import TensorCore
 /// slot), for trajectory comparisons. Both adapters must have the same slots
 /// and shapes.
 public enum AdapterMath {
-    /// All `A` then `B` values, slots in sorted order.
+    /// Returns all `A` then `B` values, slots in sorted order.
     public static func flatten(_ adapter: Adapter) -> [Float] {
         var values: [Float] = []
         for name in adapter.slotNames {

@@ -61,13 +61,14 @@ public final class FieldTrainingTask: TrainingTask {
         return String(decoding: (try? encoder.encode(field.configuration)) ?? Data(), as: UTF8.self)
     }
 
-    /// A subject drawn by class, then subject.
+    /// Draws a subject by class, then subject.
     func drawSubject(rng: inout SeededGenerator) -> SubjectLatents {
         let group = subjectsOfClass[rng.integer(in: 0..<subjectsOfClass.count)]
         return subjects[group[rng.integer(in: 0..<group.count)]]
     }
 
-    /// The field's input `X`: up to `maxInputImages` of the subject's images.
+    /// Picks the field's input `X`: up to `maxInputImages` of the subject's
+    /// images, in random order.
     func inputImages(_ subject: SubjectLatents, rng: inout SeededGenerator) -> Tensor {
         var indices = Array(0..<subject.imageCount)
         rng.shuffle(&indices)
@@ -126,7 +127,7 @@ public func stepLoss(
 /// How well the field's steps point the way gradient descent goes: the mean
 /// cosine between `H(X, s+1) − H(X, s)` and `−η·g`, with `g` a low-noise
 /// gradient (many draws averaged) at `H(X, s)`, over the given subjects and
-/// states. The loss value alone says little, since most of a one-batch
+/// states. The loss value alone tells little, because most of a one-batch
 /// gradient is draw noise.
 public func fieldStepCosine(
     field: HypernetworkField, denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents],

@@ -27,8 +27,8 @@ public struct SubjectLatents {
         return Tensor(shape: [indices.count] + Array(latents.shape.dropFirst()), data: values)
     }
 
-    /// The conditions of DreamBooth's "a [V] <class>": the class token and
-    /// the identifier token.
+    /// Returns the conditions of DreamBooth's "a [V] <class>": the class
+    /// token and the identifier token.
     public func conditions(_ count: Int) -> [Condition] {
         [Condition](repeating: Condition(classIndex: classIndex, hasIdentifier: true), count: count)
     }

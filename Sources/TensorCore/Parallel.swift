@@ -27,7 +27,7 @@ public enum Threading {
         threadCount = count
     }
 
-    /// Makes sure OpenBLAS has been told the thread count before the first
+    /// Sets OpenBLAS to one thread and tunes the heap before the first
     /// GEMM.
     static func ensureConfigured() {
         _ = threadCount

@@ -125,8 +125,8 @@ struct TrainFieldCommand: Command {
         logger.info("wrote \(url.path)")
     }
 
-    /// The gradient scale stored in the run folder's latest checkpoint, when
-    /// resuming.
+    /// Returns the gradient scale stored in the run folder's latest
+    /// checkpoint when resuming, else nil.
     private func resumedGradientScale(_ arguments: ParsedArguments) throws -> Float? {
         guard arguments[training.resume] else { return nil }
         let store = CheckpointStore(folder: URL(fileURLWithPath: arguments[training.runFolder]))

@@ -102,7 +102,7 @@ struct TrainingOptions: Sendable {
         return finished
     }
 
-    /// The shared data folder, checked to exist.
+    /// Returns the shared data folder after checking that it exists.
     func dataRoot(_ arguments: ParsedArguments) throws -> URL {
         let root = TrainingData.dataRoot(arguments[data])
         guard FileManager.default.fileExists(atPath: root.path) else {
@@ -112,14 +112,14 @@ struct TrainingOptions: Sendable {
     }
 }
 
-/// The command line that started this process, for model cards.
+/// Returns the command line that started this process, for model cards.
 func invokedCommandLine() -> String {
     (["hyperfield"] + CommandLine.arguments.dropFirst()).map { argument in
         argument.contains(" ") ? "'\(argument)'" : argument
     }.joined(separator: " ")
 }
 
-/// Where the data manifest of a model written to `modelPath` goes:
+/// Returns where the data manifest of a model written to `modelPath` goes:
 /// `data/<name>.manifest.tsv` for a model under `models/`, else next to the
 /// model, so that trial runs never overwrite a shipped model's manifest.
 func manifestURL(forModel modelPath: String) -> URL {

@@ -24,8 +24,8 @@ public struct CheckpointStore {
         folder.appendingPathComponent("checkpoint-\(step)")
     }
 
-    /// The newest checkpoint, from the `latest` pointer, or nil for a new
-    /// run folder.
+    /// Returns the newest checkpoint, from the `latest` pointer, or nil for
+    /// a new run folder.
     public func latest() throws -> URL? {
         let pointer = folder.appendingPathComponent(Self.latestFileName)
         guard FileManager.default.fileExists(atPath: pointer.path) else { return nil }

@@ -38,12 +38,12 @@ public struct LabeledSamples {
         samplesOfSubject[subject]!.append(index)
     }
 
-    /// The sample at `index`.
+    /// Returns the sample at `index`.
     public func sample(_ index: Int) -> [Float] {
         Array(values[(index * sampleSize)..<((index + 1) * sampleSize)])
     }
 
-    /// One index drawn by class, subject, then sample.
+    /// Draws one index by class, then subject, then sample.
     public func drawIndex(rng: inout SeededGenerator) -> Int {
         let classKeys = classIndices
         precondition(!classKeys.isEmpty, "LabeledSamples: cannot draw from an empty set")
@@ -54,7 +54,7 @@ public struct LabeledSamples {
         return members[rng.integer(in: 0..<members.count)]
     }
 
-    /// A batch `[B, ...sampleShape]` and the classes of its samples. With
+    /// Draws a batch `[B, ...sampleShape]` and the classes of its samples. With
     /// `flip`, each image-like sample is mirrored left to right with
     /// probability 1/2.
     public func drawBatch(_ size: Int, flip: Bool, rng: inout SeededGenerator) -> (batch: Tensor, classes: [Int]) {

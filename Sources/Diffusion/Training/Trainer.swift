@@ -166,8 +166,8 @@ public final class Trainer {
     }
 }
 
-/// The first top-level key whose value differs between two JSON objects,
-/// with both values as text.
+/// Finds the first top-level key whose value differs between two JSON
+/// objects, and returns it with both values as text.
 func firstDifference(_ a: String, _ b: String) -> (field: String, a: String, b: String) {
     let left = (try? JSONSerialization.jsonObject(with: Data(a.utf8))) as? [String: Any] ?? [:]
     let right = (try? JSONSerialization.jsonObject(with: Data(b.utf8))) as? [String: Any] ?? [:]

@@ -27,7 +27,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public init() {}
 }
 
-/// What a trainer reports while it runs.
+/// Progress report of a trainer while it runs.
 public enum TrainingEvent {
     case started(step: Int, totalSteps: Int, resumed: Bool)
     /// One optimizer step finished; `loss` is that step's loss.
