@@ -65,7 +65,7 @@ struct TrainAutoencoderCommand: Command {
         guard try training.train(trainer, arguments, logger: logger) else { return }
 
         // Save the averaged weights with the latent statistics they give.
-        try trainer.applyAverages()
+        try training.selectSavedWeights(trainer, arguments, logger: logger)
         let normalization = measureLatentNormalization(autoencoder, images: images)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -106,7 +106,7 @@ struct TrainDenoiserCommand: Command {
         }
         guard finished else { return }
 
-        try trainer.applyAverages()
+        try training.selectSavedWeights(trainer, arguments, logger: logger)
         let samplesURL = runFolder.appendingPathComponent("samples/final.png")
         try writeSampleGrid(denoiser: denoiser, schedule: schedule, autoencoder: autoencoder, normalization: normalization, to: samplesURL)
         logger.info("wrote sample grid \(samplesURL.path)")

@@ -116,7 +116,7 @@ struct TrainFieldCommand: Command {
         }
         guard finished else { return }
 
-        try trainer.applyAverages()
+        try training.selectSavedWeights(trainer, arguments, logger: logger)
         var metadata = task.modelMetadata
         metadata["step"] = String(trainer.step)
         let url = URL(fileURLWithPath: arguments[output])

@@ -16,6 +16,8 @@ struct TrainingOptions: Sendable {
     let checkpointEvery = Option.integer("checkpoint-every", default: 500, unit: "steps", minimum: 0, help: "steps between checkpoints in the run folder; 0 saves only at the end")
     let keepCheckpoints = Option.integer("keep-checkpoints", default: 3, unit: "checkpoints", minimum: 1, help: "checkpoints kept in the run folder; older ones are deleted")
     let maxMinutes = Option.double("max-minutes", default: 0, unit: "minutes", minimum: 0, help: "stop with a checkpoint after this much training time, to resume later; 0 means no limit")
+    let savedWeights = Option.choice("weights", choices: ["ema", "raw"], default: "ema", help: "weights written to the model file at the end: the moving average (ema) or the last step's (raw)")
+    let stopAtStep = Option.integer("stop-at-step", default: 0, unit: "steps", minimum: 0, help: "stop with a checkpoint when this step is reached, to resume later; 0 means no stop")
     let resume = Option.flag("resume", help: "continue from the latest checkpoint in the run folder")
     let runFolder: Option<String>
     let data = Option.path("data", help: "folder of the shared photographs (default: $HYPERFIELD_DATA, else ../shared/data)").optional()
@@ -29,7 +31,7 @@ struct TrainingOptions: Sendable {
 
     var all: [any CommandOption] {
         [steps, batchSize, learningRate, warmupSteps, emaDecay, gradientClip, seed, checkpointEvery, keepCheckpoints,
-         maxMinutes, resume, runFolder, data, threads]
+         maxMinutes, stopAtStep, savedWeights, resume, runFolder, data, threads]
     }
 
     func settings(_ arguments: ParsedArguments) -> TrainingSettings {
@@ -71,10 +73,14 @@ struct TrainingOptions: Sendable {
         }
 
         let budget = arguments[maxMinutes] * 60
+        let stopStep = arguments[stopAtStep]
         let start = Date()
         let progress = ProgressReporter(label: "train \(trainer.task.modelKind)", total: trainer.settings.steps, unit: "steps")
         var recentLosses: [Float] = []
-        try trainer.run(shouldStop: { _ in budget > 0 && Date().timeIntervalSince(start) >= budget }, events: { event in
+        let shouldStop = { (step: Int) -> Bool in
+            (budget > 0 && Date().timeIntervalSince(start) >= budget) || (stopStep > 0 && step >= stopStep)
+        }
+        try trainer.run(shouldStop: shouldStop, events: { event in
             switch event {
             case .started(let step, let total, let resumed):
                 logger.info("\(resumed ? "resuming" : "starting") at step \(step) of \(total), batch \(trainer.settings.batchSize)")
@@ -97,9 +103,19 @@ struct TrainingOptions: Sendable {
         progress.finish()
         let finished = trainer.step >= trainer.settings.steps
         if !finished {
-            logger.info("time budget of \(arguments[maxMinutes]) minutes reached at step \(trainer.step); continue with --resume")
+            logger.info("stopped at step \(trainer.step) (time budget or --stop-at-step); continue with --resume, or finish here with --resume --steps \(trainer.step)")
         }
         return finished
+    }
+
+    /// Puts the weights chosen by `--weights` into the trained model.
+    func selectSavedWeights(_ trainer: Trainer, _ arguments: ParsedArguments, logger: Logger) throws {
+        if arguments[savedWeights] == "ema" {
+            try trainer.applyAverages()
+            logger.info("saving the moving average of the weights")
+        } else {
+            logger.info("saving the weights of the last step")
+        }
     }
 
     /// Returns the shared data folder after checking that it exists.

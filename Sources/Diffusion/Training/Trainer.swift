@@ -40,7 +40,11 @@ public final class Trainer {
         rng = SeededGenerator(seed: settings.seed)
         let parameters = task.model.trainableParameters()
         optimizer = AdamW(parameters: parameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
-        ema = settings.emaDecay > 0 ? ExponentialMovingAverage(parameters: parameters, decay: settings.emaDecay) : nil
+        // Warm-up of the decay ((1 + n) / (10 + n) until it reaches the set
+        // decay): without it the average of a run of a few thousand steps
+        // still carries a large share of the random initial weights.
+        ema = settings.emaDecay > 0
+            ? ExponentialMovingAverage(parameters: parameters, decay: settings.emaDecay, usesWarmup: true) : nil
     }
 
     /// Loads the latest checkpoint of the store, if there is one. Returns the
