@@ -36,6 +36,11 @@ let package = Package(
             name: "Diffusion",
             dependencies: ["TensorCore"]
         ),
+        // The hypernetwork field, its trainers, and adapter export and import.
+        .target(
+            name: "Personalization",
+            dependencies: ["Diffusion", "TensorCore"]
+        ),
         // Command-line options, help, progress and JSON output. Uses only Foundation.
         .target(name: "CommandLineKit"),
         .executableTarget(
