@@ -68,5 +68,9 @@ let package = Package(
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
+        .testTarget(
+            name: "PersonalizationTests",
+            dependencies: ["Personalization", "Diffusion", "TensorCore"]
+        ),
     ]
 )
