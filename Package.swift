@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "CommandLineKit"),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore", "ImageIO", "Diffusion", "CommandLineKit"]
+            dependencies: ["TensorCore", "ImageIO", "Diffusion", "Personalization", "CommandLineKit"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
