@@ -68,9 +68,11 @@ let package = Package(
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
+        // Python/ holds the interoperability script that the tests run with python3.
         .testTarget(
             name: "PersonalizationTests",
-            dependencies: ["Personalization", "Diffusion", "TensorCore"]
+            dependencies: ["Personalization", "Diffusion", "TensorCore"],
+            exclude: ["Python"]
         ),
     ]
 )
