@@ -3,8 +3,8 @@ import Foundation
 import TensorCore
 import XCTest
 
-/// A denoiser small enough for fast tests: 2×8×8 latents, two levels,
-/// attention at level 1 and in the middle.
+/// Returns the configuration of a denoiser small enough for fast tests:
+/// 2×8×8 latents, two levels, attention at level 1 and in the middle.
 func tinyDenoiserConfiguration(convolutionSlots: Bool = false) -> DenoiserConfiguration {
     var configuration = DenoiserConfiguration()
     configuration.latentChannels = 2
@@ -18,8 +18,8 @@ func tinyDenoiserConfiguration(convolutionSlots: Bool = false) -> DenoiserConfig
     return configuration
 }
 
-/// A tiny denoiser whose zero-initialized layers get small random weights,
-/// so that every slot affects the output.
+/// Builds a tiny denoiser and gives its zero-initialized layers small random
+/// weights, so that every slot affects the output.
 func makeTinyDenoiser(convolutionSlots: Bool = false, seed: UInt64 = 1) -> Denoiser {
     let denoiser = Denoiser(tinyDenoiserConfiguration(convolutionSlots: convolutionSlots), seed: seed)
     var rng = SeededGenerator(seed: seed + 1000)
@@ -29,7 +29,7 @@ func makeTinyDenoiser(convolutionSlots: Bool = false, seed: UInt64 = 1) -> Denoi
     return denoiser
 }
 
-/// An adapter for `slots` with random `A` and random, non-zero `B`.
+/// Builds an adapter for `slots` with random `A` and random, non-zero `B`.
 func makeRandomAdapter(
     for slots: [SlotDescriptor], rank: Int, alpha: Float, seed: UInt64, upScale: Float = 0.2
 ) -> Adapter {
@@ -85,7 +85,7 @@ func slotUpdate(_ weights: LoRAWeights) -> [Double] {
     return result.map { $0 * scale }
 }
 
-/// A temporary folder that is deleted when the test ends.
+/// Creates a temporary folder that is deleted when the test ends.
 func makeTemporaryFolder(_ testCase: XCTestCase) throws -> URL {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hyperfield-adapter-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
