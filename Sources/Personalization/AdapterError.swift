@@ -40,8 +40,10 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable, Sendable {
     case mergedBaseMismatch(file: String, parameter: String, maxDifference: Float)
     /// A `--slots` pattern matches no slot of the adapter.
     case noSlotsMatch(pattern: String, slotExample: String?)
-    /// A convergence state was requested from a source that stores only one.
-    case singleState(source: String, request: String)
+    /// Another convergence state was requested from a source that stores
+    /// only one. `option` is the option as given, such as `--step 0.5` or
+    /// `--trajectory`.
+    case singleState(source: String, option: String)
     /// A requested convergence state lies outside `0...S`.
     case stepOutOfRange(request: String, totalSteps: Int)
 
@@ -95,9 +97,10 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable, Sendable {
             let hint = slotExample.map { " (slots are named like \($0))" } ?? ""
             return "slot pattern '\(pattern)' matches no slot of the adapter\(hint). "
                 + "Use * for any run of characters, as in 'mid.*'"
-        case let .singleState(source, request):
-            return "\(source) stores a single convergence state, so --step \(request) cannot be exported. "
-                + "Leave out --step to export the stored state; other states need a field"
+        case let .singleState(source, option):
+            let name = option.split(separator: " ").first.map(String.init) ?? option
+            return "\(source) stores a single convergence state, so \(option) has no other state to export. "
+                + "Leave out \(name) to export the stored state; other convergence states need a hypernetwork field"
         case let .stepOutOfRange(request, totalSteps):
             return "convergence state \(request) is outside the trajectory of \(totalSteps) steps. "
                 + "Give a fraction between 0 and 1 with a decimal point (0.5) or a whole step from 0 to \(totalSteps)"
@@ -106,8 +109,8 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable, Sendable {
 
     /// Lists the first five keys and counts the rest.
     private static func preview(_ keys: [String]) -> String {
-        let shown = keys.prefix(5).joined(separator: ", ")
-        return keys.count > 5 ? shown + " and \(keys.count - 5) more" : shown
+        let listed = keys.prefix(5).joined(separator: ", ")
+        return keys.count > 5 ? listed + " and \(keys.count - 5) more" : listed
     }
 
     private static func slotHint(_ slotExample: String?) -> String {

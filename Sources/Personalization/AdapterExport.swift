@@ -110,7 +110,7 @@ public enum AdapterExport {
     ///   source that stores one; `AdapterError.stepOutOfRange`.
     public static func adapter(from source: AdapterSource, at request: ConvergenceRequest?) throws -> Adapter {
         guard source.holdsTrajectory else {
-            if let request { throw AdapterError.singleState(source: source.label, request: request.description) }
+            if let request { throw AdapterError.singleState(source: source.label, option: "--step \(request)") }
             return source.adapter(atStep: source.totalSteps)
         }
         let step = try request?.resolvedStep(totalSteps: source.totalSteps) ?? source.totalSteps
@@ -167,7 +167,7 @@ public enum AdapterExport {
     ) throws -> [TrajectoryFile] {
         precondition(every >= 1, "writeTrajectory: every must be at least 1, got \(every)")
         guard source.holdsTrajectory else {
-            throw AdapterError.singleState(source: source.label, request: "for each state of the trajectory")
+            throw AdapterError.singleState(source: source.label, option: "--trajectory")
         }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 

@@ -107,7 +107,7 @@ public enum AdapterImport {
         if resolvedFormat == .peft && configuration == nil {
             notes.append("no \(PEFTFormat.configurationFileName) next to \(label), so every slot has alpha = rank")
         } else if !slotsWithoutAlpha.isEmpty {
-            notes.append("\(slotsWithoutAlpha.count) slots have no alpha, so their alpha is their rank")
+            notes.append("alpha = rank for \(slotsWithoutAlpha.count) of \(groups.count) slots, which store no alpha")
         }
         return ImportedAdapter(adapter: adapter, format: resolvedFormat, unmatchedKeys: unmatched, notes: notes)
     }
@@ -189,13 +189,13 @@ public enum AdapterImport {
     /// keeps its own entries. Other formats keep the HyperField entries that
     /// the exporter carried over, plus where the adapter came from.
     private static func importedMetadata(_ metadata: [String: String], format: AdapterFormat, url: URL) -> [String: String] {
-        let kept: Set<String> = [
+        let carriedKeys: Set<String> = [
             AdapterMetadataKey.baseModelSHA256, AdapterMetadataKey.convergenceState, AdapterMetadataKey.convergenceSteps,
             AdapterMetadataKey.subjectImageCount, AdapterMetadataKey.subjectImageSHA256,
         ]
         var result = format == .native
             ? metadata.filter { !AdapterMetadataKey.computed.contains($0.key) }
-            : metadata.filter { kept.contains($0.key) }
+            : metadata.filter { carriedKeys.contains($0.key) }
         if format != .native {
             result["imported_from"] = url.lastPathComponent
             result["imported_format"] = format.rawValue

@@ -88,7 +88,7 @@ struct PEFTConfiguration {
     ///   that HyperField's slots do not have.
     init(data: Data, file: String) throws {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw AdapterError.invalidConfiguration(file: file, reason: "the file is not a JSON object")
+            throw AdapterError.invalidConfiguration(file: file, reason: "the file is not a JSON object. Save the adapter again with PEFT's save_pretrained")
         }
         if let type = object["peft_type"] as? String, type.uppercased() != "LORA" {
             throw AdapterError.invalidConfiguration(
@@ -101,10 +101,10 @@ struct PEFTConfiguration {
         guard let rankNumber = object["r"] as? NSNumber, rankNumber.doubleValue == Double(rankNumber.intValue),
               case let rank = rankNumber.intValue, rank > 0
         else {
-            throw AdapterError.invalidConfiguration(file: file, reason: "\"r\" is missing or not a positive whole number")
+            throw AdapterError.invalidConfiguration(file: file, reason: "\"r\" is missing or not a positive whole number. Set it to the rank, the first extent of the lora_A tensors")
         }
         guard let alpha = (object["lora_alpha"] as? NSNumber)?.floatValue else {
-            throw AdapterError.invalidConfiguration(file: file, reason: "\"lora_alpha\" is missing or not a number")
+            throw AdapterError.invalidConfiguration(file: file, reason: "\"lora_alpha\" is missing or not a number. Set it to the alpha that the adapter was trained with")
         }
         self.rank = rank
         self.alpha = alpha
@@ -147,7 +147,7 @@ struct PEFTConfiguration {
             "use_rslora": usesRankStabilizedScaling,
             "use_dora": false,
         ]
-        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
     }
 
     /// Returns the rank that PEFT gives `slot`.

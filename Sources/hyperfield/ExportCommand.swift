@@ -87,7 +87,7 @@ struct ExportCommand: Command {
         let files = try AdapterExport.write(
             prepared.adapter, format: format, to: outputURL, dtype: settings.dtype, base: baseModel?.mergeBase)
         let report = ExportReport(
-            format: format, files: files.map(\.path), slots: prepared.slots,
+            format: format, output: outputURL.path, files: files.map(\.path), slots: prepared.slots,
             convergenceState: prepared.adapter.convergenceState, convergenceSteps: prepared.adapter.convergenceSteps)
         if arguments[json] {
             try JSONOutput.write(report)
@@ -128,22 +128,26 @@ struct ExportCommand: Command {
         let state = report.convergenceState.map { s in
             " at s = \(s)" + (report.convergenceSteps.map { " of S = \($0)" } ?? "")
         } ?? ""
-        for path in report.files {
-            print("wrote \(path) (\(report.format.rawValue), \(report.slots.count) slots\(state))")
-        }
+        // A PEFT export is a folder of two files, named after the folder.
+        let contents = report.files.count > 1
+            ? ": " + report.files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")
+            : ""
+        print("wrote \(report.output) (\(report.format.rawValue), \(report.slots.count) slots\(state))\(contents)")
     }
 }
 
 /// The `--json` output of a single export.
 struct ExportReport: Encodable {
     let format: AdapterFormat
+    /// The file or PEFT folder that `--output` named.
+    let output: String
     let files: [String]
     let slots: [SlotExportReport]
     let convergenceState: Int?
     let convergenceSteps: Int?
 
     enum CodingKeys: String, CodingKey {
-        case format, files, slots
+        case format, output, files, slots
         case convergenceState = "convergence_state"
         case convergenceSteps = "convergence_steps"
     }

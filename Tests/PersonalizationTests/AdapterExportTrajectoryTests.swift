@@ -69,11 +69,15 @@ final class AdapterExportTrajectoryTests: XCTestCase {
         let source = StoredAdapterSource(adapter: try AdapterFile.read(contentsOf: url), label: url.path)
 
         XCTAssertThrowsError(try AdapterExport.adapter(from: source, at: .fraction(0.5))) { error in
-            XCTAssertEqual(error as? AdapterError, .singleState(source: url.path, request: "0.5"))
+            XCTAssertEqual(error as? AdapterError, .singleState(source: url.path, option: "--step 0.5"))
             XCTAssertTrue("\(error)".contains("stores a single convergence state"), "\(error)")
         }
         XCTAssertThrowsError(try AdapterExport.writeTrajectory(
-            from: source, settings: AdapterExportSettings(), format: .native, folder: folder.appendingPathComponent("steps")))
+            from: source, settings: AdapterExportSettings(), format: .native, folder: folder.appendingPathComponent("steps"))
+        ) { error in
+            XCTAssertEqual(error as? AdapterError, .singleState(source: url.path, option: "--trajectory"))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("steps").path))
         let stored = try AdapterExport.adapter(from: source, at: nil)
         XCTAssertEqual(stored.convergenceState, 40)
     }

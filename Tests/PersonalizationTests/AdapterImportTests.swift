@@ -32,7 +32,7 @@ final class AdapterImportTests: XCTestCase {
         XCTAssertEqual(imported.format, .kohya)
         XCTAssertEqual(imported.adapter.slots[slot.name]?.alpha, 2)
         XCTAssertEqual(imported.adapter.slots[slot.name]?.scale, 1)
-        XCTAssertEqual(imported.notes, ["1 slots have no alpha, so their alpha is their rank"])
+        XCTAssertEqual(imported.notes, ["alpha = rank for 1 of 1 slots, which store no alpha"])
     }
 
     func testAlphaInAnyDTypeReadsAsFloat() throws {
