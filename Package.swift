@@ -36,6 +36,7 @@ let package = Package(
             name: "Diffusion",
             dependencies: ["TensorCore"]
         ),
+        // The hypernetwork field, its trainers, and adapter export and import.
         .target(
             name: "Personalization",
             dependencies: ["Diffusion", "TensorCore"]
@@ -67,6 +68,11 @@ let package = Package(
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
-        .testTarget(name: "PersonalizationTests", dependencies: ["Personalization", "TestSupport"]),
+        // Python/ holds the interoperability script that the tests run with python3.
+        .testTarget(
+            name: "PersonalizationTests",
+            dependencies: ["Personalization", "Diffusion", "TensorCore", "TestSupport"],
+            exclude: ["Python"]
+        ),
     ]
 )

@@ -42,6 +42,14 @@ public struct SlotDescriptor: Codable, Equatable, Sendable {
     /// Kernel side of a convolution slot; 1 for linear slots.
     public let kernel: Int
 
+    public init(name: String, kind: SlotKind, inFeatures: Int, outFeatures: Int, kernel: Int) {
+        self.name = name
+        self.kind = kind
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.kernel = kernel
+    }
+
     /// Shape of `A` at rank `r`.
     public func aShape(rank: Int) -> [Int] {
         kind == .linear ? [rank, inFeatures] : [rank, inFeatures, kernel, kernel]

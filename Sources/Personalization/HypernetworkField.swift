@@ -136,7 +136,7 @@ public final class HypernetworkField: Module {
 
     /// Image features `[1, F]` of a subject: encoder outputs of its latents
     /// `[N, C_z, S, S]`, averaged in a canonical order.
-    func subjectFeatures(_ latents: Tensor) -> Tensor {
+    public func subjectFeatures(_ latents: Tensor) -> Tensor {
         var h = encoderNorm1(encoder1(latents)).silu()
         h = encoderNorm2(encoder2(h)).silu()
         h = encoderNorm3(encoder3(h)).silu()
@@ -209,8 +209,7 @@ public final class HypernetworkField: Module {
             adapter.slots[slot.name] = LoRAWeights(a: a, b: b, alpha: configuration.alpha)
         }
         adapter.metadata = [
-            "convergence_state": String(state), "total_steps": String(configuration.totalSteps),
-            "rank": String(configuration.rank), "alpha": String(configuration.alpha),
+            "convergence_state": String(Int(state.rounded())), "convergence_steps": String(configuration.totalSteps),
         ]
         return adapter
     }

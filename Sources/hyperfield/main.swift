@@ -5,11 +5,17 @@ let program = CommandLineProgram(
     name: "hyperfield",
     summary: "personalize a compact latent diffusion model from a few photographs with a hypernetwork field",
     commands: [
+        DreamBoothCommand(),
         EvaluateAutoencoderCommand(),
+        ExportCommand(),
+        ImportCommand(),
+        InspectCommand(),
+        PersonalizeCommand(),
         SampleCommand(),
         TrainAutoencoderCommand(),
         TrainDenoiserCommand(),
         TrainFieldCommand(),
+        TrajectoryCommand(),
         VersionCommand(),
     ])
 
