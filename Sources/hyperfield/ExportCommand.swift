@@ -21,16 +21,22 @@ struct ExportCommand: Command {
         multiply each slot's update by --scale, truncate to --rank by SVD. \
         No file is written when any value is NaN or infinite.
 
-        An adapter file stores one convergence state, so --step and \
-        --trajectory need a source with a whole trajectory, which the \
-        hypernetwork field will provide.
+        An adapter file stores one convergence state. With --field and \
+        --images instead of an adapter file, the source is the hypernetwork \
+        field applied to the subject, and --step and --trajectory take any \
+        state of its trajectory.
 
           hyperfield export subject.safetensors --format kohya --output subject-kohya.safetensors
           hyperfield export subject.safetensors --format peft --output subject-peft --slots 'mid.*' --rank 2
           hyperfield export subject.safetensors --format merged --base models/denoiser.safetensors --output merged.safetensors --scale 0.7
+          hyperfield export --field models/field.safetensors --images photos/rex --class dog --step 0.5 --format peft --output rex-half
         """
 
-    let input = Option.path("adapter", help: "HyperField adapter file to export").positional()
+    let input = Option.path("adapter", help: "HyperField adapter file to export (or give --field and --images)").positional().optional()
+    let field = Option.path("field", help: "hypernetwork field to export from, with --images: any convergence state is available").optional()
+    let images = Option.path("images", help: "folder of photographs of the subject, with --field").optional()
+    let subjectClass = Option.choice("class", choices: ["face", "cat", "dog"], default: "face", help: "class of the subject, with --field")
+    let autoencoder = Option.path("autoencoder", default: "models/autoencoder.safetensors", help: "autoencoder that encodes --images, with --field")
     let output = Option.path("output", help: "file to write; a folder for --format peft and for --trajectory")
     let format = Option<AdapterFormat>.choice("format", default: .native, help: "format to write; peft writes a folder, merged needs --base")
     let base = Option.path("base", help: "base denoiser file; required for --format merged, and otherwise used to check that every slot fits it").optional()
@@ -43,7 +49,9 @@ struct ExportCommand: Command {
     let dtype = Option<TensorElementType>.choice("dtype", default: .f32, help: "element type of the written tensors; f16 and bf16 round every value, alpha included (merged files are always f32)")
     let json = Option.json
 
-    var options: [any CommandOption] { [input, output, format, base, slots, rank, scale, step, trajectory, every, dtype, json] }
+    var options: [any CommandOption] {
+        [input, field, images, subjectClass, autoencoder, output, format, base, slots, rank, scale, step, trajectory, every, dtype, json]
+    }
 
     func run(_ arguments: ParsedArguments) throws {
         let logger = Logger()
@@ -64,11 +72,29 @@ struct ExportCommand: Command {
         settings.dtype = arguments[dtype].safeTensorsDType
 
         // Source and base model.
-        let inputPath = arguments[input]
-        var adapter = try AdapterFile.read(contentsOf: URL(fileURLWithPath: inputPath))
         let baseModel = try arguments[base].map { try BaseModel.load($0) }
-        baseModel?.stamp(&adapter, adapterLabel: inputPath, logger: logger)
-        let source = StoredAdapterSource(adapter: adapter, label: inputPath)
+        let source: AdapterSource
+        switch (arguments[input], arguments[field], arguments[images]) {
+        case (let inputPath?, nil, nil):
+            var adapter = try AdapterFile.read(contentsOf: URL(fileURLWithPath: inputPath))
+            baseModel?.stamp(&adapter, adapterLabel: inputPath, logger: logger)
+            source = StoredAdapterSource(adapter: adapter, label: inputPath)
+        case (nil, let fieldPath?, let imagesPath?):
+            let (autoencoderModel, normalization, _) = try BaseModels.loadAutoencoder(arguments[autoencoder])
+            let (fieldModel, _) = try ModelFile.loadField(from: URL(fileURLWithPath: fieldPath))
+            let folder = try SubjectFolder.load(
+                imagesPath, classIndex: TrainingData.classIndex(named: arguments[subjectClass])!,
+                autoencoder: autoencoderModel, normalization: normalization, logger: logger)
+            var metadata = [
+                AdapterMetadataKey.subjectImageCount: String(folder.images.count),
+                AdapterMetadataKey.subjectImageSHA256: folder.fileHashes.joined(separator: ","),
+            ]
+            if let baseModel { metadata[AdapterMetadataKey.baseModelSHA256] = baseModel.sha256 }
+            let features = GradMode.withoutGradients { fieldModel.subjectFeatures(folder.latents.latents) }
+            source = FieldAdapterSource(field: fieldModel, features: features, metadata: metadata)
+        default:
+            throw UsageError("give either an adapter file, or --field with --images, as the source to export")
+        }
 
         if arguments[trajectory] {
             let files = try AdapterExport.writeTrajectory(

@@ -108,8 +108,9 @@ struct PersonalizeCommand: Command {
         if arguments[json] {
             try JSONOutput.write(report)
         } else {
-            print(String(format: "personalized %@ from %d images in %.3f s: wrote %@ (state %d of %d)",
-                         folder.folder.lastPathComponent, folder.images.count, seconds, url.path, state, field.configuration.totalSteps))
+            let images = folder.images.count == 1 ? "1 image" : "\(folder.images.count) images"
+            print(String(format: "personalized %@ from %@ in %.3f s: wrote %@ (state %d of %d)",
+                         folder.folder.lastPathComponent, images, seconds, url.path, state, field.configuration.totalSteps))
         }
     }
 }

@@ -19,6 +19,7 @@ struct TrainingOptions: Sendable {
     let savedWeights = Option.choice("weights", choices: ["ema", "raw"], default: "ema", help: "weights written to the model file at the end: the moving average (ema) or the last step's (raw)")
     let stopAtStep = Option.integer("stop-at-step", default: 0, unit: "steps", minimum: 0, help: "stop with a checkpoint when this step is reached, to resume later; 0 means no stop")
     let resume = Option.flag("resume", help: "continue from the latest checkpoint in the run folder")
+    let initialWeights = Option.path("init-weights", help: "start a new run from the weights of this model file (same configuration), with a fresh optimizer").optional()
     let runFolder: Option<String>
     let data = Option.path("data", help: "folder of the shared photographs (default: $HYPERFIELD_DATA, else ../shared/data)").optional()
     let threads = Option.integer("threads", default: 0, unit: "threads", minimum: 0, help: "threads for the engine's loops and products; 0 uses HYPERFIELD_THREADS or every core")
@@ -31,7 +32,7 @@ struct TrainingOptions: Sendable {
 
     var all: [any CommandOption] {
         [steps, batchSize, learningRate, warmupSteps, emaDecay, gradientClip, seed, checkpointEvery, keepCheckpoints,
-         maxMinutes, stopAtStep, savedWeights, resume, runFolder, data, threads]
+         maxMinutes, stopAtStep, savedWeights, resume, initialWeights, runFolder, data, threads]
     }
 
     func settings(_ arguments: ParsedArguments) -> TrainingSettings {
@@ -71,6 +72,13 @@ struct TrainingOptions: Sendable {
         } else if !store.steps().isEmpty {
             throw UsageError("run folder \(store.folder.path) already has checkpoints; pass --resume to continue it, or choose another --run-dir")
         }
+        if let path = arguments[initialWeights] {
+            if arguments[resume] && !store.steps().isEmpty {
+                throw UsageError("--init-weights starts a new run, but --resume continues \(store.folder.path); give one of them")
+            }
+            try loadInitialWeights(path, into: trainer.task)
+            logger.info("initialized the model from \(path)")
+        }
 
         let budget = arguments[maxMinutes] * 60
         let stopStep = arguments[stopAtStep]
@@ -106,6 +114,20 @@ struct TrainingOptions: Sendable {
             logger.info("stopped at step \(trainer.step) (time budget or --stop-at-step); continue with --resume, or finish here with --resume --steps \(trainer.step)")
         }
         return finished
+    }
+
+    /// Copies the weights of the model file at `path` into the task's model,
+    /// after checking that the file is of the same kind and configuration.
+    private func loadInitialWeights(_ path: String, into task: TrainingTask) throws {
+        let url = URL(fileURLWithPath: path)
+        let file = try SafeTensors.read(contentsOf: url)
+        guard file.metadata["format"] == "hyperfield.\(task.modelKind)" else {
+            throw RuntimeError("--init-weights \(path) is not a \(task.modelKind) file (format \(file.metadata["format"] ?? "not set")); pass a file written by the same train command")
+        }
+        guard let saved = file.metadata["config"], saved == task.configurationJSON else {
+            throw RuntimeError("--init-weights \(path) has configuration \(file.metadata["config"] ?? "none") but this run asks for \(task.configurationJSON); use the same sizes as the file")
+        }
+        try task.model.load(file.tensorsByName)
     }
 
     /// Puts the weights chosen by `--weights` into the trained model.
