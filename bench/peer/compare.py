@@ -82,24 +82,24 @@ class Engines:
         self.torch_environment = dict(base)
         # OpenMP's default lets a waiting thread spin before it sleeps. When
         # other jobs hold the cores, each parallel op then waits for a
-        # descheduled thread: on 2 cores at a load average of about 6, the
+        # descheduled thread. On 2 cores at a load average of about 6, the
         # denoiser's batch-32 forward pass at 2 threads took 1.0 to 3.3 s
         # with the default and 0.27 s with PASSIVE.
         if arguments.omp_wait_policy:
             self.torch_environment["OMP_WAIT_POLICY"] = arguments.omp_wait_policy
         self.python = arguments.python
 
-    def command(self, engine, workload, repeats):
-        options = [workload, "--repeats", str(repeats), "--threads", str(self.threads)]
+    def command(self, engine, workload, repeats, extra):
+        options = [workload, "--repeats", str(repeats), "--threads", str(self.threads)] + extra
         if engine == "swift":
             return [SWIFT_RUNNER] + options
         return [self.python, os.path.join(PEER_FOLDER, "workloads.py")] + options
 
-    def run(self, engine, workload, repeats=1):
+    def run(self, engine, workload, repeats=1, extra=()):
         """Run one workload in a fresh process and return its JSON report with
         `peak_rss` added. Exit the program when the worker fails."""
         environment = self.swift_environment if engine == "swift" else self.torch_environment
-        command = self.command(engine, workload, repeats)
+        command = self.command(engine, workload, repeats, list(extra))
         code, out, err, peak_rss = run_process(command, environment)
         if code != 0:
             sys.exit(f"{engine} worker failed with exit code {code}: {' '.join(command)}\n{err.strip()}")
@@ -131,6 +131,27 @@ def check_architectures(engines):
     return torch["torch"]
 
 
+# Largest accepted max |PyTorch − Swift| / max |Swift| of an output. Measured
+# here: about 1e-6 for single passes and 2e-4 for 3 guided DDIM steps, where
+# dividing by √ᾱ_t near t = T amplifies rounding. A wrong layer gives about 1.
+OUTPUT_TOLERANCE = 1e-3
+
+
+def check_outputs(engines):
+    """Recompute the Swift models' outputs in PyTorch with the same random
+    weights and inputs, print the differences, and exit when one is too large."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "check.safetensors")
+        engines.run("swift", "check", extra=["--output", path])
+        differences = engines.run("pytorch", "check", extra=["--input", path])["differences"]
+    print("same weights and inputs, max |PyTorch - Swift| / max |Swift|: "
+          + ", ".join(f"{name} {value:.1e}" for name, value in differences.items()))
+    failed = [name for name, value in differences.items() if not value <= OUTPUT_TOLERANCE]
+    if failed:
+        sys.exit(f"outputs differ by more than {OUTPUT_TOLERANCE:g}: {', '.join(failed)}; "
+                 "the PyTorch models do not compute what the Swift ones do")
+
+
 def format_seconds(seconds):
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -156,6 +177,7 @@ def main():
 
     engines = Engines(arguments)
     torch_version = check_architectures(engines)
+    check_outputs(engines)
     workloads = [w for w in WORKLOADS if not arguments.only or arguments.only in w[0]]
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; threads: {arguments.threads} per engine; "
           f"torch {torch_version}; PyTorch OMP_WAIT_POLICY={arguments.omp_wait_policy or 'default'}")

@@ -54,13 +54,15 @@ def stratified_draws(shape, timestep_count, generator):
 
 
 @torch.no_grad()
-def ddim_sample(denoiser, schedule, class_indices, steps=25, guidance_scale=3.0, clip_range=3.0, generator=None):
+def ddim_sample(denoiser, schedule, class_indices, steps=25, guidance_scale=3.0, clip_range=3.0, generator=None,
+                noise=None):
     """Sample latents `[B, C_z, S, S]` by deterministic DDIM (eta = 0), with
-    classifier-free guidance unless `guidance_scale` is 1."""
+    classifier-free guidance unless `guidance_scale` is 1, starting from
+    `noise` or from a draw of `generator`."""
     configuration = denoiser.configuration
     batch = class_indices.shape[0]
     shape = (batch, configuration.latent_channels, configuration.latent_size, configuration.latent_size)
-    z = torch.randn(shape, generator=generator)
+    z = torch.randn(shape, generator=generator) if noise is None else noise
     count = max(1, min(steps, schedule.timesteps))
     visited = [(schedule.timesteps - 1) - index * schedule.timesteps // count for index in range(count)]
 

@@ -8,8 +8,10 @@ import TensorCore
 // (bench/peer/compare.py) can alternate engines and read each process's peak
 // RSS. bench/peer/workloads.py is the PyTorch side, with the same shapes.
 //
-// Usage: hyperfield-bench-peer WORKLOAD [--repeats N] [--threads N]
-//   WORKLOAD: describe, denoiser-train, field-train, sample, personalize
+// Usage: hyperfield-bench-peer WORKLOAD [--repeats N] [--threads N] [--output FILE]
+//   WORKLOAD: describe, denoiser-train, field-train, sample, personalize, check
+//   check writes random weights, inputs and this engine's outputs to FILE
+//   (safetensors), for workloads.py to recompute and compare.
 
 func option(_ name: String, default value: Int) -> Int {
     let arguments = CommandLine.arguments
@@ -18,9 +20,9 @@ func option(_ name: String, default value: Int) -> Int {
     return parsed
 }
 
-let workloads = ["describe", "denoiser-train", "field-train", "sample", "personalize"]
+let workloads = ["describe", "denoiser-train", "field-train", "sample", "personalize", "check"]
 guard CommandLine.arguments.count >= 2, workloads.contains(CommandLine.arguments[1]) else {
-    FileHandle.standardError.write(Data("usage: hyperfield-bench-peer WORKLOAD [--repeats N] [--threads N], with WORKLOAD one of \(workloads.joined(separator: ", "))\n".utf8))
+    FileHandle.standardError.write(Data("usage: hyperfield-bench-peer WORKLOAD [--repeats N] [--threads N] [--output FILE], with WORKLOAD one of \(workloads.joined(separator: ", "))\n".utf8))
     exit(2)
 }
 let workload = CommandLine.arguments[1]
@@ -146,6 +148,15 @@ case "personalize":
             field(normalization.normalize(autoencoder.encode(images)), state: Double(field.configuration.totalSteps))
         }
     }
+
+case "check":
+    guard let index = CommandLine.arguments.firstIndex(of: "--output"), index + 1 < CommandLine.arguments.count else {
+        FileHandle.standardError.write(Data("check: missing --output FILE, the safetensors file to write\n".utf8))
+        exit(2)
+    }
+    let url = URL(fileURLWithPath: CommandLine.arguments[index + 1])
+    try! writeCheck(denoiser: denoiser, schedule: schedule, rng: &rng, to: url)
+    result["output"] = url.path
 
 default:
     preconditionFailure("unhandled workload \(workload)")
