@@ -158,7 +158,7 @@ def format_seconds(seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of alternating measurements (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of alternating measurements (default 5)")
     parser.add_argument("--threads", type=int, default=2, help="threads of both engines (default 2)")
     parser.add_argument("--python", default=VENV_PYTHON if os.path.exists(VENV_PYTHON) else sys.executable,
                         help="Python with torch installed (default bench/peer/.venv/bin/python)")
