@@ -7,7 +7,7 @@ SWIFT ?= swift
 # runner's closing line reports the XCTest totals.
 TEST_FLAGS = -c release -Xswiftc -enable-testing --disable-swift-testing
 
-.PHONY: deps build test bench demo clean
+.PHONY: deps build test bench bench-peer demo clean
 
 deps:
 	@bash .ci/install-deps
@@ -20,6 +20,18 @@ test: deps
 
 bench: deps
 	$(SWIFT) run -c release hyperfield-bench
+
+# Speed and peak memory against a PyTorch copy of the models on this CPU.
+# Installs the pinned CPU build of torch into bench/peer/.venv; `make test`
+# never runs it.
+PEER_VENV = bench/peer/.venv
+PEER_FLAGS ?=
+
+bench-peer: deps
+	test -x $(PEER_VENV)/bin/python || python3 -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install -r bench/peer/requirements.txt
+	$(SWIFT) build -c release --product hyperfield-bench-peer
+	$(PEER_VENV)/bin/python bench/peer/compare.py --no-build $(PEER_FLAGS)
 
 demo: deps
 	$(SWIFT) build -c release --product hyperfield

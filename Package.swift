@@ -52,6 +52,12 @@ let package = Package(
             dependencies: ["TensorCore", "Diffusion"],
             path: "bench/Sources"
         ),
+        // The Swift side of the PyTorch peer benchmark (bench/peer/compare.py).
+        .executableTarget(
+            name: "hyperfield-bench-peer",
+            dependencies: ["TensorCore", "Diffusion", "Personalization"],
+            path: "bench/peer/swift"
+        ),
         .executableTarget(
             name: "hyperfield-bench-imageio",
             dependencies: ["ImageIO"],
