@@ -36,11 +36,17 @@ let package = Package(
             name: "Diffusion",
             dependencies: ["TensorCore"]
         ),
+        // Feature nets that score identity (CLIP-I-style and DINO-style), their
+        // training objectives and the similarity scores.
+        .target(
+            name: "Metrics",
+            dependencies: ["TensorCore", "ImageIO"]
+        ),
         // Command-line options, help, progress and JSON output. Uses only Foundation.
         .target(name: "CommandLineKit"),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore", "ImageIO", "Diffusion", "CommandLineKit"]
+            dependencies: ["TensorCore", "ImageIO", "Diffusion", "Metrics", "CommandLineKit"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
@@ -63,5 +69,6 @@ let package = Package(
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "TensorCore"]),
     ]
 )
