@@ -3,8 +3,8 @@ import ImageIO
 import TensorCore
 
 /// The DINO-style objective: a student matches the sharpened, centred output
-/// of an EMA teacher across multi-crop views, without labels (Caron et al.,
-/// "Emerging Properties in Self-Supervised Vision Transformers", ICCV 2021).
+/// of an EMA teacher across multi-crop views, without labels ("Emerging
+/// Properties in Self-Supervised Vision Transformers", arXiv 2104.14294).
 ///
 /// Each image gives two global views at the net's input size and
 /// `localViewCount` smaller local views. Only the global views pass through
