@@ -40,6 +40,9 @@ public struct FeatureTrainingSummary: Sendable {
     public let steps: Int
     /// Wall-clock seconds of the training loop.
     public let seconds: Double
+    /// Processor seconds the whole process spent during the loop, on all
+    /// threads.
+    public let cpuSeconds: Double
     /// Mean loss over the first and the last (up to) 50 steps.
     public let initialLoss: Float
     public let finalLoss: Float
@@ -85,6 +88,7 @@ public final class FeatureNetTrainer {
             warmupSteps: min(settings.warmupSteps, settings.steps), totalSteps: settings.steps)
         let parameters = optimizer.parameters
         let start = Date()
+        let cpuStart = processCPUSeconds()
         var losses: [Float] = []
         var step = 0
 
@@ -113,7 +117,14 @@ public final class FeatureNetTrainer {
         let window = min(50, losses.count)
         let mean = { (values: ArraySlice<Float>) -> Float in values.isEmpty ? .nan : values.reduce(0, +) / Float(values.count) }
         return FeatureTrainingSummary(
-            steps: step, seconds: Date().timeIntervalSince(start),
+            steps: step, seconds: Date().timeIntervalSince(start), cpuSeconds: processCPUSeconds() - cpuStart,
             initialLoss: mean(losses.prefix(window)), finalLoss: mean(losses.suffix(window)))
     }
+}
+
+/// Processor time of the whole process, user and system, in seconds.
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
