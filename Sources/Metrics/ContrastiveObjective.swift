@@ -21,6 +21,11 @@ public final class ContrastiveObjective: FeatureTrainingObjective {
     /// Relative frequency of each class among the pairs. Cat faces have no
     /// identities, so they only teach invariance to the augmentations.
     public var classWeights: [SubjectClass: Float] = [.face: 2, .dog: 2, .cat: 1]
+    /// Fraction of a batch's pairs drawn from one class, chosen per batch by
+    /// `classWeights`. Most negatives then share the anchor's class, so the
+    /// loss must tell identities apart rather than classes. The other pairs
+    /// draw their class by `classWeights` each.
+    public var focusClassFraction: Float = 0.75
     public var augmentation: ViewAugmentation
 
     private var lastAccuracy: Float = 0
@@ -29,7 +34,9 @@ public final class ContrastiveObjective: FeatureTrainingObjective {
         precondition(net.configuration.objective == .contrastive, "ContrastiveObjective: the net is not a contrastive net")
         self.net = net
         self.data = data
-        augmentation = ViewAugmentation(outputSize: net.configuration.imageSize, cropScale: 0.35...1)
+        // Milder crops than SimCLR's 0.08...1: two photos of one identity
+        // already differ in pose and light, and a face crop is small.
+        augmentation = ViewAugmentation(outputSize: net.configuration.imageSize, cropScale: 0.5...1)
     }
 
     public func loss(batchSize: Int, progress: Float, rng: inout SeededGenerator) -> Tensor {
@@ -58,12 +65,13 @@ public final class ContrastiveObjective: FeatureTrainingObjective {
 
     /// Draws `count` pairs of images from distinct subjects.
     func drawPairs(_ count: Int, rng: inout SeededGenerator) -> [(RGBImage, RGBImage)] {
+        let focusClass = data.randomClass(weights: classWeights, rng: &rng)
         var used = Set<Int>()
         var pairs: [(RGBImage, RGBImage)] = []
         var attempts = 0
         while pairs.count < count {
             attempts += 1
-            let classLabel = data.randomClass(weights: classWeights, rng: &rng)
+            let classLabel = rng.uniform() < focusClassFraction ? focusClass : data.randomClass(weights: classWeights, rng: &rng)
             let multiImage = data.multiImageSubjectsByClass[classLabel] ?? []
             let identityPair = !multiImage.isEmpty && rng.uniform() < identityPairProbability
             let candidates = identityPair ? multiImage : data.subjectsByClass[classLabel]!
