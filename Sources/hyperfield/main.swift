@@ -7,6 +7,7 @@ let program = CommandLineProgram(
     commands: [
         TrainAutoencoderCommand(),
         TrainFeaturesCommand(),
+        ValidateFeaturesCommand(),
         VersionCommand(),
     ])
 
