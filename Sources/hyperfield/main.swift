@@ -6,6 +6,7 @@ let program = CommandLineProgram(
     summary: "personalize a compact latent diffusion model from a few photographs with a hypernetwork field",
     commands: [
         TrainAutoencoderCommand(),
+        MetricsCommand(),
         TrainFeaturesCommand(),
         ValidateFeaturesCommand(),
         VersionCommand(),
