@@ -17,7 +17,7 @@ public final class ContrastiveObjective: FeatureTrainingObjective {
     public var temperature: Float = 0.1
     /// Probability that a pair is two images of one identity rather than two
     /// views of one image, when the class has subjects with two or more images.
-    public var identityPairProbability: Float = 0.75
+    public var identityPairProbability: Float = 0.9
     /// Relative frequency of each class among the pairs. Cat faces have no
     /// identities, so they only teach invariance to the augmentations.
     public var classWeights: [SubjectClass: Float] = [.face: 2, .dog: 2, .cat: 1]

@@ -48,19 +48,23 @@ final class FeatureStage: Module {
 ///
 /// Images `[B, 3, R, R]` in [-1, 1] pass through the stages of
 /// `configuration.stageChannels`, each halving the resolution, then a global
-/// average pool gives the backbone features `[B, C_last]`. A projection head
+/// pooling (average, or learned per position) gives the backbone features
+/// `[B, C_last]`. A projection head
 /// `Linear(C_last, hidden) → GELU → Linear(hidden, D)` follows. The DINO-style
 /// net adds a prototype layer whose rows are normalized in the forward pass
 /// (DINO's weight-normalized last layer with its scale fixed to 1).
 ///
-/// Parameter names: `stages.<i>.*`, `head.hidden.*`, `head.output.*`, and
-/// `prototypes.weight [K, D]` for self-distillation.
+/// Parameter names: `stages.<i>.*`, `pool.weight [C_last, h, w]` for spatial
+/// pooling, `head.hidden.*`, `head.output.*`, and `prototypes.weight [K, D]`
+/// for self-distillation.
 public final class FeatureNet: Module {
     public let configuration: FeatureNetConfiguration
     let stages: [FeatureStage]
     let headHidden: Linear
     let headOutput: Linear
     let prototypes: Linear?
+    /// Weights of spatial pooling, `[C_last, h, w]` over the last map.
+    let poolingWeight: Tensor?
 
     /// Builds a net with weights drawn from `seed`. The configuration must
     /// pass `validationError()`.
@@ -84,12 +88,17 @@ public final class FeatureNet: Module {
         headOutput = Linear(configuration.headHiddenSize, configuration.embeddingSize, rng: &rng)
         prototypes = configuration.prototypeCount > 0
             ? Linear(configuration.embeddingSize, configuration.prototypeCount, bias: false, rng: &rng) : nil
+        // Spatial pooling starts as average pooling.
+        let mapSize = configuration.finalMapSize
+        poolingWeight = configuration.pooling == .spatial
+            ? Tensor(shape: [inChannels, mapSize, mapSize], repeating: 1 / Float(mapSize * mapSize)) : nil
         super.init()
 
         let stageList = child("stages", Module())
         for (index, stage) in stages.enumerated() {
             stageList.child(String(index), stage)
         }
+        if let poolingWeight { child("pool", Module()).parameter("weight", poolingWeight) }
         let head = child("head", Module())
         head.child("hidden", headHidden)
         head.child("output", headOutput)
@@ -104,7 +113,13 @@ public final class FeatureNet: Module {
             "FeatureNet: images must be [B, 3, H, W], got \(images.shape)")
         var h = images
         for stage in stages { h = stage(h) }
-        return h.mean(axes: [2, 3])
+        guard let poolingWeight else { return h.mean(axes: [2, 3]) }
+
+        precondition(
+            Array(h.shape.dropFirst()) == poolingWeight.shape,
+            "FeatureNet: spatial pooling expects a last map of \(poolingWeight.shape), got \(Array(h.shape.dropFirst())); "
+                + "feed \(configuration.imageSize)x\(configuration.imageSize) images")
+        return (h * poolingWeight.reshaped([1] + poolingWeight.shape)).sum(axes: [2, 3])
     }
 
     /// Applies the projection head, `[B, C_last]` to `[B, D]`, not normalized.

@@ -18,26 +18,42 @@ public enum FeatureObjective: String, Codable, Sendable, CaseIterable {
 }
 
 /// The activation of a feature net that scores compare.
-public enum EmbeddingSource: String, Codable, Sendable {
-    /// The globally average-pooled output of the last stage, `[B, C_last]`.
+public enum EmbeddingSource: String, Codable, Sendable, CaseIterable {
+    /// The pooled output of the last stage, `[B, C_last]`.
     case backbone
     /// The projection head's output, `[B, embeddingSize]`.
     case head
+}
+
+/// The pooling that turns a feature net's last feature map into one vector.
+public enum FeaturePooling: String, Codable, Sendable, CaseIterable {
+    /// Global average pooling. Works on any input size, as the multi-crop
+    /// views of self-distillation need.
+    case average
+    /// A learned weight per channel and position of the last map, summed over
+    /// positions: the global depthwise convolution of MobileFaceNets. Faces
+    /// and dog faces are aligned, so where a feature appears carries identity,
+    /// which average pooling discards. Needs the input size of the
+    /// configuration.
+    case spatial
 }
 
 /// Size and role of a feature net. Stored as JSON in the weight file, so a
 /// file rebuilds its own architecture.
 public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
     public var objective: FeatureObjective = .contrastive
-    /// Side of the square RGB input in pixels, images in [-1, 1]. The net
-    /// pools globally, so other sides run too (DINO's local crops do), but
-    /// scores use this one. Default 64, the side of generated samples.
+    /// Side of the square RGB input in pixels, images in [-1, 1]. With average
+    /// pooling other sides run too (DINO's local crops do), but scores use
+    /// this one. Default 64, the side of generated samples.
     public var imageSize = 64
     /// Output channels of each stage. Every stage halves the resolution with
     /// a stride-2 convolution. Default 32, 64, 128, 256.
     public var stageChannels = [32, 64, 128, 256]
     /// Residual 3x3 convolutions after each stage's downsampling. Default 1.
     public var blocksPerStage = 1
+    /// Pooling of the last feature map into the backbone features. Default
+    /// `.spatial` for the contrastive net, `.average` for self-distillation.
+    public var pooling: FeaturePooling = .spatial
     /// Groups of every group norm, which must divide every stage's channels.
     /// Default 8.
     public var normGroups = 8
@@ -65,11 +81,19 @@ public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
         case .contrastive:
             configuration.prototypeCount = 0
             configuration.embeddingSource = .head
+            configuration.pooling = .spatial
         case .selfDistillation:
             configuration.prototypeCount = 1024
             configuration.embeddingSource = .backbone
+            configuration.pooling = .average
         }
         return configuration
+    }
+
+    /// Side of the last feature map for an input of `imageSize`: each
+    /// stride-2 stage maps a side n to ceil(n / 2).
+    public var finalMapSize: Int {
+        stageChannels.reduce(imageSize) { side, _ in (side + 1) / 2 }
     }
 
     /// Width of the embedding that scores compare.
@@ -96,6 +120,9 @@ public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
         if headHiddenSize < 1 || embeddingSize < 1 {
             return "headHiddenSize \(headHiddenSize) and embeddingSize \(embeddingSize) must be positive"
         }
+        if pooling == .spatial && objective == .selfDistillation {
+            return "spatial pooling needs one input size, but self-distillation uses smaller local views; use average pooling"
+        }
         switch objective {
         case .contrastive where prototypeCount != 0:
             return "prototypeCount must be 0 for the contrastive objective, got \(prototypeCount)"
@@ -106,3 +133,4 @@ public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
         }
     }
 }
+
