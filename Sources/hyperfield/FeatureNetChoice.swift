@@ -56,12 +56,17 @@ func modelCardPath(forModel modelPath: String) -> String {
     return base + ".md"
 }
 
-/// Loads a feature net written by `train-features`.
-func loadFeatureNet(from url: URL) throws -> (net: FeatureNet, metadata: [String: String]) {
+/// Loads a feature net written by `train-features`. A non-nil
+/// `embeddingSource` replaces the one stored in the file, to compare the
+/// backbone and head embeddings of one net.
+func loadFeatureNet(
+    from url: URL, embeddingSource: EmbeddingSource? = nil
+) throws -> (net: FeatureNet, metadata: [String: String]) {
     guard FileManager.default.fileExists(atPath: url.path) else {
         throw RuntimeError("\(url.path): feature net file not found; train it with `hyperfield train-features` or pass the right path")
     }
-    let (configuration, tensors, metadata) = try ModelFile.read(FeatureNetConfiguration.self, kind: featureNetModelKind, from: url)
+    var (configuration, tensors, metadata) = try ModelFile.read(FeatureNetConfiguration.self, kind: featureNetModelKind, from: url)
+    if let embeddingSource { configuration.embeddingSource = embeddingSource }
     if let problem = configuration.validationError() {
         throw RuntimeError("\(url.path): invalid feature net configuration: \(problem)")
     }

@@ -37,12 +37,13 @@ struct ValidateFeaturesCommand: Command {
     let minimumLFWPairs = Option.integer("min-lfw-pairs", default: 100, unit: "pairs", minimum: 1, help: "pairs.txt pairs of each kind needed to use LFW's own pairs")
     let seed = Option.integer("seed", default: 0, unit: "seed", minimum: 0, help: "seed of the sampled pairs")
     let noCards = Option.flag("no-cards", help: "print the results without writing them into the model cards")
+    let embedding = Option<EmbeddingSource>.choice("embedding", help: "compare this activation instead of the one stored in each file (backbone or head); cards are then left alone").optional()
     let data = Option.path("data", help: "folder of the shared photographs (default: $HYPERFIELD_DATA, else ../shared/data)").optional()
     let threads = Option.integer("threads", default: 0, unit: "threads", minimum: 0, help: "threads for the engine's loops and products; 0 uses HYPERFIELD_THREADS or every core")
     let json = Option.json
 
     var options: [any CommandOption] {
-        [clipI, dino, only, pairs, minimumLFWPairs, seed, noCards, data, threads, json]
+        [clipI, dino, only, pairs, minimumLFWPairs, seed, noCards, embedding, data, threads, json]
     }
 
     func run(_ arguments: ParsedArguments) throws {
@@ -57,7 +58,11 @@ struct ValidateFeaturesCommand: Command {
             .filter { arguments[only] == nil || arguments[only] == $0.0 }
 
         // Held-out identities and the other class, at the nets' input side.
-        let loaded = try nets.map { try loadFeatureNet(from: URL(fileURLWithPath: $0.path)) }
+        let loaded = try nets.map { try loadFeatureNet(from: URL(fileURLWithPath: $0.path), embeddingSource: arguments[embedding]) }
+        let writesCards = !arguments[noCards] && arguments[embedding] == nil
+        if !arguments[noCards] && !writesCards {
+            logger.info("--embedding is given, so the model cards are left as they are")
+        }
         let side = loaded[0].net.configuration.imageSize
         guard loaded.allSatisfy({ $0.net.configuration.imageSize == side }) else {
             throw RuntimeError("the feature nets take different input sizes; validate them one at a time with --net")
@@ -92,7 +97,7 @@ struct ValidateFeaturesCommand: Command {
                 verification: verification, ordering: ordering)
             reports.append(report)
 
-            if !arguments[noCards] {
+            if writesCards {
                 guard let facts = FeatureNetTrainingFacts(metadata: metadata) else {
                     throw RuntimeError("\(path) lacks the training facts that train-features stores; pass --no-cards to validate it without a model card")
                 }
