@@ -29,9 +29,23 @@ struct FeatureNetCard {
 
         lines.append("## Training")
         lines.append("")
-        lines.append("- Command: `\(facts.command)`")
+        if facts.earlierRuns.isEmpty {
+            lines.append("- Command: `\(facts.command)`")
+        } else {
+            lines.append("- Commands, in order (each later run starts from the weights of the one before):")
+            for run in facts.earlierRuns {
+                var line = "  - `\(run.command)`: \(run.steps) steps, " + String(format: "%.0f s wall time", run.seconds)
+                if let cpuSeconds = run.cpuSeconds { line += String(format: ", %.0f s processor time", cpuSeconds) }
+                lines.append(line)
+            }
+            lines.append("  - `\(facts.command)`: this run, below")
+        }
         lines.append("- Data: \(facts.imageCount) images of \(facts.subjectCount) subjects, the training split of LFW, ORL, DogFaceNet and the cat faces at 64x64; held-out LFW people and DogFaceNet dogs excluded. Manifest `\(facts.manifestPath)`, sha256 `\(facts.manifestSHA256)`.")
-        let stepsText = facts.steps == facts.plannedSteps ? "\(facts.steps)" : "\(facts.steps) of \(facts.plannedSteps) planned (time limit)"
+        var stepsText = facts.steps == facts.plannedSteps ? "\(facts.steps)" : "\(facts.steps) of \(facts.plannedSteps) planned (time limit)"
+        if !facts.earlierRuns.isEmpty {
+            let earlier = facts.earlierRuns.reduce(0) { $0 + $1.steps }
+            stepsText += " in this run, \(earlier + facts.steps) in all"
+        }
         lines.append("- Steps: \(stepsText), batch \(facts.batchSize) \(configuration.objective == .contrastive ? "pairs" : "images"), peak learning rate \(facts.learningRate).")
         lines.append(String(format: "- Loss: %.4f over the first 50 steps, %.4f over the last 50.", facts.initialLoss, facts.finalLoss))
         var time = String(format: "- Wall time: %.0f s (%.1f min) of training, data loading not included", facts.seconds, facts.seconds / 60)
@@ -50,12 +64,23 @@ struct FeatureNetCard {
             lines.append("Not measured yet. Run `hyperfield validate-features` to write the numbers here.")
         }
         lines.append("")
+
+        lines.append("## Limits")
+        lines.append("")
+        lines.append("- Validated only on aligned face and dog-face crops at 64x64. Scores of other subjects, framings or sizes are unmeasured.")
+        lines.append("- Cat faces carry no identity labels, so cat identity is not validated. The cat faces serve only as the other class, and the training split includes them.")
+        lines.append("- Absolute scores are not comparable with those of CLIP or DINO ViT-S/16 in published work; compare methods with the same net.")
+        lines.append("")
         return lines.joined(separator: "\n")
     }
 
     private var summary: String {
+        let mapSize = configuration.finalMapSize
+        let poolingText = configuration.pooling == .average
+            ? "global average pooling"
+            : "learned spatial pooling (one weight per channel and position of the \(mapSize)x\(mapSize) last map)"
         let channels = configuration.stageChannels.map(String.init).joined(separator: "-")
-        let architecture = "A convolutional encoder of \(configuration.stageChannels.count) stages (\(channels) channels, each a stride-2 3x3 convolution with group norm and SiLU plus \(configuration.blocksPerStage) residual convolution), global average pooling and a projection head to \(configuration.embeddingSize) dimensions; \(facts.parameterCount) parameters. Input: \(configuration.imageSize)x\(configuration.imageSize) RGB in [-1, 1]."
+        let architecture = "A convolutional encoder of \(configuration.stageChannels.count) stages (\(channels) channels, each a stride-2 3x3 convolution with group norm and SiLU plus \(configuration.blocksPerStage) residual convolution), \(poolingText) and a projection head to \(configuration.embeddingSize) dimensions; \(facts.parameterCount) parameters. Input: \(configuration.imageSize)x\(configuration.imageSize) RGB in [-1, 1]."
         let embedding: String
         switch configuration.embeddingSource {
         case .head: embedding = "Scores compare the L2-normalized head output (\(configuration.embeddingWidth) dimensions)."

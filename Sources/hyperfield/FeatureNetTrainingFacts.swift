@@ -1,5 +1,22 @@
 import Foundation
 
+/// A training run that a later run continued from (`train-features --init`).
+struct EarlierFeatureRun: Codable, Equatable {
+    let command: String
+    let steps: Int
+    let seconds: Double
+    let cpuSeconds: Double?
+    let manifestSHA256: String
+
+    enum CodingKeys: String, CodingKey {
+        case command
+        case steps
+        case seconds = "wall_seconds"
+        case cpuSeconds = "cpu_seconds"
+        case manifestSHA256 = "data_manifest_sha256"
+    }
+}
+
 /// Facts about a feature net's training run, stored as strings in the weight
 /// file's metadata and printed in its model card.
 struct FeatureNetTrainingFacts: Equatable {
@@ -28,6 +45,14 @@ struct FeatureNetTrainingFacts: Equatable {
     var initialLoss: Float
     var finalLoss: Float
     var parameterCount: Int
+    /// Runs whose weights this run started from, oldest first; empty for a
+    /// run from random weights.
+    var earlierRuns: [EarlierFeatureRun] = []
+
+    /// This run as an earlier run of a continuation.
+    var asEarlierRun: EarlierFeatureRun {
+        EarlierFeatureRun(command: command, steps: steps, seconds: seconds, cpuSeconds: cpuSeconds, manifestSHA256: manifestSHA256)
+    }
 
     /// Metadata entries of the weight file.
     var metadata: [String: String] {
@@ -50,6 +75,9 @@ struct FeatureNetTrainingFacts: Equatable {
             "parameter_count": String(parameterCount),
         ]
         if let cpuSeconds { entries["cpu_seconds"] = String(format: "%.1f", cpuSeconds) }
+        if !earlierRuns.isEmpty, let data = try? JSONEncoder().encode(earlierRuns) {
+            entries["earlier_runs"] = String(decoding: data, as: UTF8.self)
+        }
         return entries
     }
 
@@ -77,12 +105,17 @@ struct FeatureNetTrainingFacts: Equatable {
             batchSize: batchSize, learningRate: learningRate, seconds: seconds,
             cpuSeconds: metadata["cpu_seconds"].flatMap { Double($0) }, threads: threads, machine: machine,
             initialLoss: initialLoss, finalLoss: finalLoss, parameterCount: parameterCount)
+        if let text = metadata["earlier_runs"] {
+            guard let runs = try? JSONDecoder().decode([EarlierFeatureRun].self, from: Data(text.utf8)) else { return nil }
+            earlierRuns = runs
+        }
     }
 
     init(
         net: String, command: String, manifestSHA256: String, manifestPath: String, imageCount: Int, subjectCount: Int,
         steps: Int, plannedSteps: Int, batchSize: Int, learningRate: Float, seconds: Double, cpuSeconds: Double?,
-        threads: Int, machine: String, initialLoss: Float, finalLoss: Float, parameterCount: Int
+        threads: Int, machine: String, initialLoss: Float, finalLoss: Float, parameterCount: Int,
+        earlierRuns: [EarlierFeatureRun] = []
     ) {
         self.net = net
         self.command = command
@@ -101,6 +134,7 @@ struct FeatureNetTrainingFacts: Equatable {
         self.initialLoss = initialLoss
         self.finalLoss = finalLoss
         self.parameterCount = parameterCount
+        self.earlierRuns = earlierRuns
     }
 }
 

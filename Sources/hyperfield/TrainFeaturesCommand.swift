@@ -38,6 +38,7 @@ struct TrainFeaturesCommand: Command {
     let warmupSteps = Option.integer("warmup-steps", default: 50, unit: "steps", minimum: 0, help: "linear warm-up of the learning rate from 0")
     let seed = Option.integer("seed", default: 0, unit: "seed", minimum: 0, help: "seed of the weights, the data order and the augmentations")
     let maxMinutes = Option.double("max-minutes", default: 0, unit: "minutes", minimum: 0, help: "stop after this much training time and save; 0 means no limit")
+    let initial = Option.path("init", help: "start from the weights of this file written by train-features for the same --net, instead of random weights; the model card then lists both runs").optional()
     let output = Option.path("output", help: "where the weights are written (default models/<net>.safetensors)").optional()
     let card = Option.path("card", help: "where the model card is written (default: the --output path with .md in place of .safetensors)").optional()
     let data = Option.path("data", help: "folder of the shared photographs (default: $HYPERFIELD_DATA, else ../shared/data)").optional()
@@ -45,7 +46,7 @@ struct TrainFeaturesCommand: Command {
     let timestamps = Logger.timestampsOption
 
     var options: [any CommandOption] {
-        [net, steps, batchSize, learningRate, warmupSteps, seed, maxMinutes, output, card, data, threads, timestamps]
+        [net, steps, batchSize, learningRate, warmupSteps, seed, maxMinutes, initial, output, card, data, threads, timestamps]
     }
 
     func run(_ arguments: ParsedArguments) throws {
@@ -83,6 +84,10 @@ struct TrainFeaturesCommand: Command {
         settings.seed = UInt64(arguments[seed])
         settings.maximumSeconds = arguments[maxMinutes] * 60
         let featureNet = FeatureNet(configuration, seed: settings.seed)
+        var earlierRuns: [EarlierFeatureRun] = []
+        if let path = arguments[initial] {
+            earlierRuns = try loadInitialWeights(into: featureNet, from: path, choice: choice, manifestHash: manifestHash, logger: logger)
+        }
         let objective: FeatureTrainingObjective
         switch choice.objective {
         case .contrastive: objective = ContrastiveObjective(net: featureNet, data: trainingSet)
@@ -128,7 +133,8 @@ struct TrainFeaturesCommand: Command {
             batchSize: settings.batchSize, learningRate: settings.learningRate, seconds: summary.seconds,
             cpuSeconds: summary.cpuSeconds,
             threads: Threading.threadCount, machine: machineDescription(),
-            initialLoss: summary.initialLoss, finalLoss: summary.finalLoss, parameterCount: featureNet.parameterCount)
+            initialLoss: summary.initialLoss, finalLoss: summary.finalLoss, parameterCount: featureNet.parameterCount,
+            earlierRuns: earlierRuns)
         let modelPath = arguments[output] ?? choice.defaultModelPath
         let url = URL(fileURLWithPath: modelPath)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -139,5 +145,25 @@ struct TrainFeaturesCommand: Command {
         let cardText = FeatureNetCard(configuration: configuration, facts: facts, modelPath: modelPath, validation: nil).markdown
         try AtomicFile.write(Data(cardText.utf8), to: cardURL)
         logger.info("wrote \(cardURL.path); run `hyperfield validate-features` to add the measured quality")
+    }
+
+    /// Copies the weights of an earlier `train-features` file into `net` and
+    /// returns the runs that made them, oldest first.
+    private func loadInitialWeights(
+        into net: FeatureNet, from path: String, choice: FeatureNetChoice, manifestHash: String, logger: Logger
+    ) throws -> [EarlierFeatureRun] {
+        let (earlier, metadata) = try loadFeatureNet(from: URL(fileURLWithPath: path))
+        guard earlier.configuration == net.configuration else {
+            throw RuntimeError("\(path) has another configuration than a new \(choice.rawValue) net; pass a file trained with --net \(choice.rawValue) by this version")
+        }
+        guard let facts = FeatureNetTrainingFacts(metadata: metadata), facts.net == choice.rawValue else {
+            throw RuntimeError("\(path) lacks the training facts of a \(choice.rawValue) net written by train-features; pass such a file to --init")
+        }
+        if facts.manifestSHA256 != manifestHash {
+            logger.warning("\(path) was trained on data with manifest sha256 \(facts.manifestSHA256.prefix(16)), this run's is \(manifestHash.prefix(16))")
+        }
+        try net.load(Dictionary(uniqueKeysWithValues: earlier.namedParameters().map { ($0.name, $0.tensor) }))
+        logger.info("starting from the weights of \(path) (\(facts.steps) steps)")
+        return facts.earlierRuns + [facts.asEarlierRun]
     }
 }
