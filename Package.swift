@@ -69,6 +69,6 @@ let package = Package(
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "TensorCore"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "TensorCore", "TestSupport"]),
     ]
 )
