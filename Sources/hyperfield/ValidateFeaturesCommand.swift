@@ -156,7 +156,7 @@ struct ValidateFeaturesCommand: Command {
         for report in reports {
             print("\(report.net):")
             for result in report.verification {
-                print("  ROC-AUC \(fixed(result.auc))  \(result.collection): \(result.pairSource); \(result.matchedPairs) same / \(result.mismatchedPairs) different, mean cosine \(fixed(result.matchedMean)) / \(fixed(result.mismatchedMean))")
+                print("  ROC-AUC \(String(format: "%.4f", result.auc))  \(result.collection): \(result.pairSource); \(result.matchedPairs) same / \(result.mismatchedPairs) different, mean cosine \(fixed(result.matchedMean)) / \(fixed(result.mismatchedMean))")
             }
             for result in report.ordering {
                 print("  ordering \(result.holds ? "holds" : "FAILS")  \(result.collection) (\(result.subjects) subjects): own \(fixed(result.ownMean)) > same class \(fixed(result.sameClassMean)) > \(result.otherClass) \(fixed(result.otherClassMean)); \(String(format: "%.0f%%", result.fractionInOrder * 100)) of subjects in order")
