@@ -53,6 +53,16 @@ struct FeatureNetCard {
             time += String(format: "; processor time %.0f s (%.1f min), lower because other jobs shared the cores", cpuSeconds, cpuSeconds / 60)
         }
         lines.append(time + ".")
+        if !facts.earlierRuns.isEmpty {
+            let runs = facts.earlierRuns
+            var total = String(format: "- All runs together: %.0f s (%.1f min) wall time", runs.reduce(facts.seconds) { $0 + $1.seconds }, runs.reduce(facts.seconds) { $0 + $1.seconds } / 60)
+            let processorTimes = runs.map(\.cpuSeconds) + [facts.cpuSeconds]
+            if processorTimes.allSatisfy({ $0 != nil }) {
+                let sum = processorTimes.reduce(0.0) { $0 + ($1 ?? 0) }
+                total += String(format: ", %.0f s (%.1f min) processor time", sum, sum / 60)
+            }
+            lines.append(total + ".")
+        }
         lines.append("- Machine: \(facts.machine), shared with other jobs; \(facts.threads) engine thread\(facts.threads == 1 ? "" : "s").")
         lines.append("")
 
@@ -67,6 +77,10 @@ struct FeatureNetCard {
 
         lines.append("## Limits")
         lines.append("")
+        let belowBar = validation?.verification.filter { $0.auc < 0.75 }.map { "\($0.collection), \($0.pairSource)" } ?? []
+        if !belowBar.isEmpty {
+            lines.append("- ROC-AUC is below 0.75 on these pairs, so scores from this net separate their identities only weakly: \(belowBar.joined(separator: "; ")).")
+        }
         lines.append("- Validated only on aligned face and dog-face crops at 64x64. Scores of other subjects, framings or sizes are unmeasured.")
         lines.append("- Cat faces carry no identity labels, so cat identity is not validated. The cat faces serve only as the other class, and the training split includes them.")
         if configuration.objective == .contrastive {

@@ -23,16 +23,18 @@ struct TrainFeaturesCommand: Command {
         flips, colour jitter, grayscale and blur.
 
         The weights are saved with their configuration, the data manifest's \
-        hash, the command, the wall time and the thread count; the manifest \
-        goes to data/feature-train.manifest.tsv and a model card next to the \
-        weights. Run validate-features afterwards to add the measured quality \
+        hash, the command, the wall and processor time and the thread count. \
+        The manifest goes to data/feature-train.manifest.tsv and a model card \
+        next to the weights. With --init a run continues from an earlier \
+        file's weights, and the card lists every run. Run validate-features afterwards to add the measured quality \
         to the card.
 
-          hyperfield train-features --net clip-i --steps 600 --threads 1
+          hyperfield train-features --net clip-i --steps 700 --threads 1
+          hyperfield train-features --net clip-i --init models/clip-i.safetensors --steps 300 --learning-rate 1e-3 --threads 1
         """
 
     let net = Option<FeatureNetChoice>.choice("net", help: "which feature net to train")
-    let steps = Option.integer("steps", default: 600, unit: "steps", minimum: 1, help: "optimizer steps of the run")
+    let steps = Option.integer("steps", default: 700, unit: "steps", minimum: 1, help: "optimizer steps of the run")
     let batchSize = Option.integer("batch-size", unit: "samples", minimum: 2, help: "image pairs (clip-i, default 64) or images (dino, default 32) per step").optional()
     let learningRate = Option.double("learning-rate", unit: "per step", minimum: 0, help: "peak AdamW learning rate (clip-i default 2e-3, dino 1e-3), decayed by a cosine to 1/100").optional()
     let warmupSteps = Option.integer("warmup-steps", default: 50, unit: "steps", minimum: 0, help: "linear warm-up of the learning rate from 0")

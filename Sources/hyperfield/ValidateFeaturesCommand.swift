@@ -145,7 +145,7 @@ struct ValidateFeaturesCommand: Command {
             if listedMatched.count >= minimum {
                 // LFW's own same-person pairs still make a second measurement.
                 let sampledMismatched = sampledPeople.filter { !$0.isSameIdentity }.prefix(listedMatched.count)
-                sets.append(("lfw", "pairs.txt same-person pairs, sampled different-person pairs (seed \(seedValue))", listedMatched + sampledMismatched))
+                sets.append(("lfw", "pairs.txt same-person pairs with sampled different-person pairs, seed \(seedValue)", listedMatched + sampledMismatched))
             }
         }
         sets.append(("dogfacenet", "sampled among held-out dogs, seed \(seedValue)", VerificationPairs.sample(from: dogs, count: count, seed: seedValue)))
