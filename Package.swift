@@ -41,11 +41,17 @@ let package = Package(
             name: "Personalization",
             dependencies: ["Diffusion", "TensorCore"]
         ),
+        // Feature nets that score identity (CLIP-I-style and DINO-style), their
+        // training objectives and the similarity scores.
+        .target(
+            name: "Metrics",
+            dependencies: ["TensorCore", "ImageIO"]
+        ),
         // Command-line options, help, progress and JSON output. Uses only Foundation.
         .target(name: "CommandLineKit"),
         .executableTarget(
             name: "hyperfield",
-            dependencies: ["TensorCore", "ImageIO", "Diffusion", "Personalization", "CommandLineKit"]
+            dependencies: ["TensorCore", "ImageIO", "Diffusion", "Personalization", "Metrics", "CommandLineKit"]
         ),
         .executableTarget(
             name: "hyperfield-bench",
@@ -80,5 +86,6 @@ let package = Package(
             dependencies: ["Personalization", "Diffusion", "TensorCore", "TestSupport"],
             exclude: ["Python"]
         ),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "TensorCore", "TestSupport"]),
     ]
 )

@@ -10,12 +10,15 @@ let program = CommandLineProgram(
         ExportCommand(),
         ImportCommand(),
         InspectCommand(),
+        MetricsCommand(),
         PersonalizeCommand(),
         SampleCommand(),
         TrainAutoencoderCommand(),
         TrainDenoiserCommand(),
+        TrainFeaturesCommand(),
         TrainFieldCommand(),
         TrajectoryCommand(),
+        ValidateFeaturesCommand(),
         VersionCommand(),
     ])
 
