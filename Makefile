@@ -33,9 +33,10 @@ bench-peer: deps
 	$(SWIFT) build -c release --product hyperfield-bench-peer
 	$(PEER_VENV)/bin/python bench/peer/compare.py --no-build $(PEER_FLAGS)
 
+# Until the field is trained, the demo samples the shipped base models.
 demo: deps
 	$(SWIFT) build -c release --product hyperfield
-	.build/release/hyperfield demo
+	.build/release/hyperfield sample --classes face,cat,dog --guidance-scales 3 --count 8 --output-dir out/demo
 
 clean:
 	rm -rf .build
