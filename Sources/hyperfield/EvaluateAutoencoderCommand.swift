@@ -88,7 +88,7 @@ struct EvaluateAutoencoderCommand: Command {
     }
 }
 
-/// 8-bit images of a `[B, 3, R, R]` tensor in `[-1, 1]`.
+/// Splits a `[B, 3, R, R]` tensor in `[-1, 1]` into 8-bit images.
 func splitImages(_ batch: Tensor) throws -> [RGBImage] {
     let perImage = batch.count / batch.shape[0]
     return try (0..<batch.shape[0]).map { index in

@@ -46,8 +46,14 @@ struct TrajectoryCommand: Command {
         settings.guidanceScale = Float(arguments[guidanceScale])
         let sampler = DDIMSampler(denoiser: base.denoiser, schedule: base.schedule, settings: settings)
         let perRow = arguments[count]
+        // First row: the subject's photographs, padded with white squares.
         var images = Array(folder.images.prefix(perRow))
-        while images.count < perRow { images.append(RGBImage(width: folder.images[0].width, height: folder.images[0].height, pixels: [UInt8](repeating: 255, count: folder.images[0].pixels.count))) }
+        let first = folder.images[0]
+        let blank = RGBImage(
+            width: first.width, height: first.height, pixels: [UInt8](repeating: 255, count: first.pixels.count))
+        while images.count < perRow {
+            images.append(blank)
+        }
         var labels = ["photographs"]
         let total = field.configuration.totalSteps
         for fraction in arguments[states] {
