@@ -80,7 +80,7 @@ let package = Package(
         ),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "CommandLineKitTests", dependencies: ["CommandLineKit"]),
-        // Python/ holds the interoperability script that the tests run with python3.
+        // Python/ contains the interoperability script that the tests run with python3.
         .testTarget(
             name: "PersonalizationTests",
             dependencies: ["Personalization", "Diffusion", "TensorCore", "TestSupport"],

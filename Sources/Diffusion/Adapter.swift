@@ -25,7 +25,7 @@ public struct LoRAWeights {
     public var scale: Float { alpha / Float(rank) }
 }
 
-/// What kind of layer a LoRA slot wraps.
+/// Kind of layer that a LoRA slot wraps.
 public enum SlotKind: String, Codable, Sendable {
     case linear
     case conv
@@ -75,7 +75,7 @@ public struct Adapter {
         self.metadata = metadata
     }
 
-    /// The initial adapter `θ_0` for `slots`: `A` with entries from
+    /// Creates the initial adapter `θ_0` for `slots`: `A` with entries from
     /// `N(0, 1/in)`, `B` zero, so that it changes nothing until trained.
     public static func initial(
         for slots: [SlotDescriptor], rank: Int, alpha: Float, rng: inout SeededGenerator
@@ -106,7 +106,7 @@ public struct Adapter {
         }
     }
 
-    /// A copy whose tensors are detached from any tape.
+    /// Returns a copy whose tensors are detached from any tape.
     public func detached() -> Adapter {
         Adapter(
             slots: slots.mapValues { LoRAWeights(a: $0.a.detached(), b: $0.b.detached(), alpha: $0.alpha) },

@@ -8,9 +8,9 @@ public struct SamplerSettings: Sendable {
     public var eta: Float = 0
     /// Classifier-free guidance scale; 1 disables guidance.
     public var guidanceScale: Float = 3
-    /// The predicted clean latent is clamped to `±clipRange` (in normalized
-    /// latent units) at every step; without it samples drift to about twice
-    /// the training standard deviation.
+    /// Bound of the predicted clean latent, in normalized latent units, applied
+    /// at every step. Without it samples drift to about twice the training
+    /// standard deviation.
     public var clipRange: Float = 3
 
     public init() {}

@@ -127,7 +127,7 @@ public func stepLoss(
 /// How well the field's steps point the way gradient descent goes: the mean
 /// cosine between `H(X, s+1) − H(X, s)` and `−η·g`, with `g` a low-noise
 /// gradient (many draws averaged) at `H(X, s)`, over the given subjects and
-/// states. The loss value alone tells little, because most of a one-batch
+/// states. The loss value alone shows little, because most of a one-batch
 /// gradient is draw noise.
 public func fieldStepCosine(
     field: HypernetworkField, denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents],

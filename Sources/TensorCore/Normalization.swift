@@ -3,7 +3,7 @@ import Foundation
 // Group norm and layer norm share one kernel: the input is a set of rows that
 // are normalized independently, then scaled and shifted per channel.
 
-/// How elements map to normalized rows and to affine channels.
+/// Mapping of elements to normalized rows and to affine channels.
 struct NormalizationLayout {
     /// Rows normalized independently (`N·G` for group norm).
     let rows: Int

@@ -15,8 +15,8 @@ final class ScratchBuffer: @unchecked Sendable {
         self.count = count
     }
 
-    /// A buffer of exactly `count` elements, reused from the pool when one of
-    /// that size is free.
+    /// Returns a buffer of exactly `count` elements, reused from the pool
+    /// when one of that size is free.
     static func acquire(_ count: Int) -> ScratchBuffer {
         let reused: UnsafeMutablePointer<Float>? = ScratchPool.lock.withLock {
             guard var free = ScratchPool.free[count], let pointer = free.popLast() else { return nil }

@@ -40,8 +40,8 @@ func permuteData(_ input: [Float], shape inputShape: [Int], axes: [Int]) -> [Flo
 }
 
 extension Tensor {
-    /// The same elements with a new shape. One extent may be -1, inferred
-    /// from the element count.
+    /// Returns the same elements with a new shape. One extent may be -1,
+    /// which is inferred from the element count.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var resolved = newShape
         if let inferred = newShape.firstIndex(of: -1) {

@@ -39,14 +39,14 @@ public final class Tensor {
         self.requiresGrad = requiresGrad
     }
 
-    /// A tensor of the given shape filled with `value`.
+    /// Creates a tensor of the given shape filled with `value`.
     public convenience init(shape: [Int], repeating value: Float, requiresGrad: Bool = false) {
         self.init(
             shape: shape, data: [Float](repeating: value, count: shapeElementCount(shape)),
             requiresGrad: requiresGrad)
     }
 
-    /// A rank-0 tensor holding one value.
+    /// Creates a rank-0 tensor that contains one value.
     public convenience init(scalar: Float, requiresGrad: Bool = false) {
         self.init(shape: [], data: [scalar], requiresGrad: requiresGrad)
     }
@@ -71,8 +71,8 @@ public final class Tensor {
         return data[0]
     }
 
-    /// A copy that shares no tape history with `self` and does not require
-    /// gradients.
+    /// Returns a copy that shares no tape history with `self` and does not
+    /// require gradients.
     public func detached() -> Tensor {
         Tensor(shape: shape, data: data)
     }

@@ -20,7 +20,7 @@ enum TrainingData {
         classes.firstIndex { $0.rawValue == name.lowercased() }
     }
 
-    /// The shared photographs' folder: `--data` when given, else
+    /// Returns the shared photographs' folder: `--data` when given, else
     /// `HYPERFIELD_DATA`, else `../shared/data` next to the working folder.
     static func dataRoot(_ given: String?) -> URL {
         if let given, !given.isEmpty { return URL(fileURLWithPath: given, isDirectory: true) }

@@ -4,7 +4,8 @@ import XCTest
 @testable import Diffusion
 @testable import TensorCore
 
-/// A denoiser small enough for finite differences: 2×8×8 latents, two levels.
+/// Returns a denoiser configuration small enough for finite differences:
+/// 2×8×8 latents, two levels.
 func tinyDenoiserConfiguration() -> DenoiserConfiguration {
     var configuration = DenoiserConfiguration()
     configuration.latentChannels = 2
@@ -38,7 +39,9 @@ final class DenoiserTests: XCTestCase {
         // Attention at level 1 (down, 2 in the up path) and in the middle: 4
         // transformer blocks, each with 2 attention layers of 4 projections.
         XCTAssertEqual(denoiser.slots.count, 32)
-        XCTAssertTrue(denoiser.slots.contains { $0.name == "down.1.attn.0.attn2.to_k" && $0.inFeatures == 8 && $0.outFeatures == 16 })
+        let crossKey = denoiser.slots.first { $0.name == "down.1.attn.0.attn2.to_k" }
+        XCTAssertEqual(crossKey?.inFeatures, 8)
+        XCTAssertEqual(crossKey?.outFeatures, 16)
         let parameterNames = Set(denoiser.namedParameters().map { $0.name })
         for slot in denoiser.slots {
             XCTAssertTrue(parameterNames.contains(slot.name + ".weight"), "slot \(slot.name) has no weight parameter")
@@ -50,7 +53,9 @@ final class DenoiserTests: XCTestCase {
         configuration.convolutionSlots = true
         let denoiser = Denoiser(configuration)
         randomizeZeroWeights(denoiser, seed: 1)
-        XCTAssertTrue(denoiser.slots.contains { $0.name == "mid.res.0.conv1" && $0.kind == .conv && $0.kernel == 3 })
+        let convolution = denoiser.slots.first { $0.name == "mid.res.0.conv1" }
+        XCTAssertEqual(convolution?.kind, .conv)
+        XCTAssertEqual(convolution?.kernel, 3)
         var rng = SeededGenerator(seed: 2)
         let adapter = Adapter.initial(for: denoiser.slots, rank: 2, alpha: 2, rng: &rng)
         for weights in adapter.slots.values { weights.b.data = weights.b.data.map { _ in 0.05 } }
@@ -88,8 +93,8 @@ final class DenoiserTests: XCTestCase {
     // Whole-model checks run some forty Float32 ops deep: with a 5e-3 step the
     // finite differences themselves scattered by about 1e-3 on gradients of
     // about 0.02, so these use a 3e-2 step and a 3e-2 relative tolerance. The
-    // ops are checked one by one at 1e-2 in TensorCoreTests; here the check is
-    // the wiring, where a missing or detached path is off by 100%.
+    // ops are checked one by one at 1e-2 in TensorCoreTests. Here the check
+    // is the wiring, where a missing or detached path is off by 100%.
     func testGradientWithRespectToAdapterMatchesFiniteDifferences() {
         let denoiser = Denoiser(tinyDenoiserConfiguration())
         randomizeZeroWeights(denoiser, seed: 10)

@@ -16,7 +16,9 @@ func tinyLatentSet(_ configuration: DenoiserConfiguration) -> LabeledSamples {
         for c in 0..<configuration.latentChannels {
             for y in 0..<size {
                 for x in 0..<size {
-                    let pattern: Float = classIndex == 0 ? (x < size / 2 ? 1 : -1) : (y < size / 2 ? 1 : -1)
+                    // Class 0: left half bright; class 1: top half bright.
+                    let coordinate = classIndex == 0 ? x : y
+                    let pattern: Float = coordinate < size / 2 ? 1 : -1
                     values.append(pattern * (c == 0 ? 1 : -0.5) + rng.normal() * 0.05)
                 }
             }
@@ -109,7 +111,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try trainer.resumeIfPossible()) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("channels"), text)
-            XCTAssertTrue(text.contains("16") && text.contains("24"), text)
+            XCTAssertTrue(text.contains("16"), text)
+            XCTAssertTrue(text.contains("24"), text)
         }
     }
 

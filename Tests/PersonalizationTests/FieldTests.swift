@@ -5,7 +5,7 @@ import XCTest
 @testable import Personalization
 @testable import TensorCore
 
-/// A denoiser small enough for training a field in a test: 2×8×8 latents.
+/// Builds a denoiser small enough to train a field in a test: 2×8×8 latents.
 func tinyDenoiser(seed: UInt64 = 3) -> Denoiser {
     var configuration = DenoiserConfiguration()
     configuration.latentChannels = 2
@@ -40,7 +40,7 @@ func tinyFieldConfiguration(_ denoiser: Denoiser) -> FieldConfiguration {
     return configuration
 }
 
-/// A subject: `count` latents around a subject-specific pattern.
+/// Makes a subject of `count` latents around a subject-specific pattern.
 func tinySubject(_ index: Int, count: Int = 3) -> SubjectLatents {
     var rng = SeededGenerator(seed: 100 + UInt64(index))
     let pattern = (0..<(2 * 8 * 8)).map { _ in rng.normal() }
@@ -113,7 +113,7 @@ final class FieldTests: XCTestCase {
         XCTAssertEqual(zero.item, gradientScale / Float(AdapterMath.flatten(gradient).count), accuracy: 1e-3 * zero.item)
     }
 
-    func testGradientOfLossWithRespectToAdapterReachesEverySlot() {
+    func testAdapterGradientReachesEverySlot() {
         let denoiser = tinyDenoiser()
         let subject = tinySubject(3)
         var rng = SeededGenerator(seed: 6)

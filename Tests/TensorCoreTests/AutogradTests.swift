@@ -71,7 +71,8 @@ final class AutogradTests: XCTestCase {
 }
 
 final class DeterminismTests: XCTestCase {
-    /// One training-like step: random data, convolution, attention, backward.
+    /// Runs one training-like step (random data, convolution, attention,
+    /// backward) and returns the loss and gradients.
     private func step(seed: UInt64) -> [Float] {
         var rng = SeededGenerator(seed: seed)
         let conv = Conv2d(8, 16, kernel: 3, rng: &rng)
@@ -181,7 +182,8 @@ final class ModuleTests: XCTestCase {
         var tensors = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.name, $0.tensor) })
         tensors["out.bias"] = Tensor.zeros([3])
         XCTAssertThrowsError(try net.load(tensors)) { error in
-            XCTAssertTrue("\(error)".contains("[2]") && "\(error)".contains("[3]"), "\(error)")
+            XCTAssertTrue("\(error)".contains("[2]"), "\(error)")
+            XCTAssertTrue("\(error)".contains("[3]"), "\(error)")
         }
         tensors["out.bias"] = Tensor.zeros([2])
         tensors["extra.weight"] = Tensor.zeros([1])

@@ -84,8 +84,8 @@ let sgemmSeconds = medianSeconds {
 let sgemmFlops = 2 * Double(size * size * size)
 let sgemmRate = sgemmFlops / sgemmSeconds / 1e9
 openblas_set_num_threads(1)
-// OpenBLAS's idle workers spin for a while after a threaded call; the pause
-// lets them sleep so they do not take a core from the engine's timings.
+// OpenBLAS's idle workers spin for a while after a threaded call. The pause
+// lets them sleep, so they do not take a core from the engine's timings.
 Thread.sleep(forTimeInterval: 1)
 report("cblas_sgemm 1024x1024x1024 (OpenBLAS threads)", flops: sgemmFlops, seconds: sgemmSeconds)
 let lhs = Tensor(shape: [size, size], data: a), rhs = Tensor(shape: [size, size], data: b)

@@ -89,9 +89,9 @@ public final class Trainer {
     /// Trains until `settings.steps`, saving checkpoints as configured and at
     /// the end. Returns the final checkpoint's folder.
     ///
-    /// - Parameter shouldStop: asked after every step; returning true ends the
-    ///   run early with a checkpoint, from which a later run resumes exactly
-    ///   (used for time budgets).
+    /// - Parameter shouldStop: called after every step with the step number.
+    ///   Returning true ends the run early with a checkpoint, and a later run
+    ///   resumes from it exactly. Time budgets use it.
     @discardableResult
     public func run(
         shouldStop: (Int) -> Bool = { _ in false }, events: (TrainingEvent) -> Void = { _ in }

@@ -41,7 +41,7 @@ public final class AutoencoderTask: TrainingTask {
 
 /// Denoiser training: ε-prediction on normalized latents with uniform
 /// timesteps. Every conditioned sample carries its class token and the
-/// identifier token; with probability `conditionDropout` a sample gets the
+/// identifier token. With probability `conditionDropout` a sample gets the
 /// null class and null identifier instead, which trains the unconditional
 /// branch of classifier-free guidance.
 public final class DenoiserTask: TrainingTask {
