@@ -112,4 +112,12 @@ public struct Adapter {
             slots: slots.mapValues { LoRAWeights(a: $0.a.detached(), b: $0.b.detached(), alpha: $0.alpha) },
             metadata: metadata)
     }
+
+    /// Returns a copy whose every update `(alpha / r)·B·A` is multiplied by
+    /// `factor`, through alpha; the tensors are shared.
+    public func scaled(by factor: Float) -> Adapter {
+        Adapter(
+            slots: slots.mapValues { LoRAWeights(a: $0.a, b: $0.b, alpha: $0.alpha * factor) },
+            metadata: metadata)
+    }
 }

@@ -41,15 +41,29 @@ public struct DDIMSampler {
     /// Normalized latents `[B, C_z, S, S]` for `conditions`, starting from
     /// noise drawn from `rng`. `progress` is called after each step with the
     /// number of steps done.
+    ///
+    /// With `start`, sampling begins from those latents noised to the
+    /// timestep `strength·T` instead of from pure noise (SDEdit): strength 1
+    /// ignores them, small strengths give close variations of them.
     public func sample(
-        conditions: [Condition], adapter: Adapter? = nil, rng: inout SeededGenerator,
-        progress: ((Int) -> Void)? = nil
+        conditions: [Condition], adapter: Adapter? = nil, start: (latents: Tensor, strength: Float)? = nil,
+        rng: inout SeededGenerator, progress: ((Int) -> Void)? = nil
     ) -> Tensor {
         let configuration = denoiser.configuration
         let batch = conditions.count
         let shape = [batch, configuration.latentChannels, configuration.latentSize, configuration.latentSize]
         var z = rng.normalTensor(shape)
-        let visited = timesteps
+        var visited = timesteps
+        if let start {
+            precondition(start.latents.shape == shape, "DDIMSampler: start latents \(start.latents.shape) must be \(shape)")
+            let limit = Int((start.strength * Float(schedule.timesteps)).rounded())
+            visited = visited.filter { $0 < limit }
+            if let first = visited.first {
+                z = schedule.addNoise(start.latents, timesteps: [Int](repeating: first, count: batch), noise: z)
+            } else {
+                return start.latents
+            }
+        }
         let guided = settings.guidanceScale != 1
         let unconditional = [Condition](repeating: .unconditional(configuration), count: batch)
 

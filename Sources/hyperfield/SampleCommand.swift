@@ -2,6 +2,7 @@ import CommandLineKit
 import Diffusion
 import Foundation
 import ImageIO
+import Personalization
 import TensorCore
 
 /// `hyperfield sample`: images from the base models, optionally with an
@@ -29,9 +30,12 @@ struct SampleCommand: Command {
     let outputFolder = Option.path("output-dir", default: "out/samples", help: "folder for the PNG files")
     let grid = Option.path("grid", help: "also write the grid to this PNG (default: <output-dir>/grid.png)").optional()
     let withoutIdentifier = Option.flag("without-identifier", help: "leave out the identifier token [V] (the class prior alone)")
+    let adapterPath = Option.path("adapter", help: "adapter in the denoiser's slots: a native, PEFT or kohya file, or a PEFT folder").optional()
+    let variationStrength = Option.double("variation-strength", default: 0, unit: "fraction of the noise schedule", minimum: 0, maximum: 1, help: "above 0, every image of a class and guidance scale is a variation of the first: its latents noised to this fraction of the schedule and denoised again (small values keep the subject)")
+    let adapterScale = Option.double("adapter-scale", default: 1, unit: "multiple of the update", help: "multiplies every slot's update; 0 is the base model")
 
     var options: [any CommandOption] {
-        [autoencoderPath, denoiserPath, classes, count, steps, guidanceScales, eta, seed, outputFolder, grid, withoutIdentifier]
+        [autoencoderPath, denoiserPath, classes, count, steps, guidanceScales, eta, seed, outputFolder, grid, withoutIdentifier, adapterPath, adapterScale, variationStrength]
     }
 
     func run(_ arguments: ParsedArguments) throws {
@@ -43,6 +47,13 @@ struct SampleCommand: Command {
             return index
         }
         let base = try BaseModels.load(autoencoder: arguments[autoencoderPath], denoiser: arguments[denoiserPath])
+        var adapter: Adapter?
+        if let path = arguments[adapterPath] {
+            let imported = try AdapterImport.read(contentsOf: URL(fileURLWithPath: path), base: base.denoiser)
+            for note in imported.notes { logger.warning("\(path): \(note)") }
+            adapter = imported.adapter.scaled(by: Float(arguments[adapterScale]))
+            logger.info("sampling with the adapter \(path) (\(imported.adapter.slots.count) slots, scale \(arguments[adapterScale]))")
+        }
         let folder = URL(fileURLWithPath: arguments[outputFolder], isDirectory: true)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 
@@ -60,7 +71,16 @@ struct SampleCommand: Command {
                 let conditions = [Condition](
                     repeating: Condition(classIndex: classIndex, hasIdentifier: !arguments[withoutIdentifier]),
                     count: arguments[count])
-                let latents = sampler.sample(conditions: conditions, rng: &rng)
+                var latents = sampler.sample(conditions: conditions, adapter: adapter, rng: &rng)
+                let strength = Float(arguments[variationStrength])
+                if strength > 0 && conditions.count > 1 {
+                    // Variations of the first image: the same subject.
+                    let first = latents.sliced(axis: 0, 0..<1)
+                    let copies = Tensor.concat([Tensor](repeating: first, count: conditions.count - 1), axis: 0)
+                    let variations = sampler.sample(
+                        conditions: Array(conditions.dropFirst()), adapter: adapter, start: (copies, strength), rng: &rng)
+                    latents = Tensor.concat([first, variations], axis: 0)
+                }
                 let decoded = try BaseModels.decode(latents, autoencoder: base.autoencoder, normalization: base.normalization)
                 let className = TrainingData.classes[classIndex].rawValue
                 for (index, image) in decoded.enumerated() {
