@@ -26,14 +26,24 @@ struct DreamBoothCommand: Command {
     let draws = Option.integer("draws", default: 16, unit: "draws", minimum: 1, help: "loss draws (image, timestep, noise) per step")
     let seed = Option.integer("seed", default: 0, unit: "seed", minimum: 0, help: "seed of the draws")
     let output = Option.path("output", default: "out/dreambooth/adapter.safetensors", help: "where the adapter is written")
-    var options: [any CommandOption] { subject.all + [method, steps, learningRate, draws, seed, output] }
+    let snapshotEvery = Option.integer("snapshot-every", default: 0, unit: "steps", minimum: 0, help: "also write the adapter every this many steps, as <output>-step-N.safetensors; 0 writes only the last")
+    var options: [any CommandOption] { subject.all + [method, steps, learningRate, draws, seed, output, snapshotEvery] }
 
     func run(_ arguments: ParsedArguments) throws {
         let logger = Logger()
         let base = try BaseModels.load(autoencoder: arguments[subject.autoencoder], denoiser: arguments[subject.denoiser])
         base.denoiser.setTrainable(false)
         // θ_0, S and η come from the field so that both methods share them.
-        let (field, _) = try ModelFile.loadField(from: URL(fileURLWithPath: arguments[subject.field]))
+        // Before a field is trained (to choose η and S), a new field's
+        // defaults stand in, unless --field names a file.
+        let fieldURL = URL(fileURLWithPath: arguments[subject.field])
+        let field: HypernetworkField
+        if FileManager.default.fileExists(atPath: fieldURL.path) || arguments.isGiven(subject.field) {
+            field = try ModelFile.loadField(from: fieldURL).0
+        } else {
+            field = HypernetworkField(FieldConfiguration(slots: base.denoiser.slots))
+            logger.info("no field at \(fieldURL.path): using the default slots, rank, θ_0, S and η of a new field")
+        }
         let configuration = field.configuration
         let classIndex = TrainingData.classIndex(named: arguments[subject.subjectClass])!
         let folder = try SubjectFolder.load(
@@ -41,6 +51,9 @@ struct DreamBoothCommand: Command {
             normalization: base.normalization, logger: logger)
 
         let total = arguments[steps] > 0 ? arguments[steps] : configuration.totalSteps
+        let every = arguments[snapshotEvery]
+        var snapshots: Set<Int> = [total]
+        if every > 0 { snapshots.formUnion(stride(from: every, to: total, by: every)) }
         let rate = arguments[learningRate]
         let chosen: PerSubjectTraining.Method = arguments[method] == "sgd"
             ? .sgd(learningRate: rate > 0 ? Float(rate) : configuration.learningRate)
@@ -51,21 +64,33 @@ struct DreamBoothCommand: Command {
         let start = Date()
         let path = training.run(
             denoiser: base.denoiser, schedule: base.schedule, subject: folder.latents, initial: field.initialAdapter,
-            snapshots: [total], rng: &rng) { step, loss in
+            snapshots: snapshots, rng: &rng) { step, loss in
             progress.update(completed: step, fields: [ProgressField("loss", String(format: "%.4f", loss))])
         }
         progress.finish()
         let seconds = Date().timeIntervalSince(start)
 
-        var adapter = path[total]!
-        adapter.metadata[AdapterMetadataKey.baseModelSHA256] = try fileSHA256(URL(fileURLWithPath: arguments[subject.denoiser]))
-        adapter.metadata[AdapterMetadataKey.convergenceState] = String(total)
-        adapter.metadata[AdapterMetadataKey.convergenceSteps] = String(total)
-        adapter.metadata[AdapterMetadataKey.subjectImageCount] = String(folder.images.count)
-        adapter.metadata[AdapterMetadataKey.subjectImageSHA256] = folder.fileHashes.joined(separator: ",")
+        let baseHash = try fileSHA256(URL(fileURLWithPath: arguments[subject.denoiser]))
         let url = URL(fileURLWithPath: arguments[output])
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try AdapterFile.write(adapter, to: url)
+        for step in snapshots.sorted() {
+            var adapter = path[step]!
+            adapter.metadata[AdapterMetadataKey.baseModelSHA256] = baseHash
+            adapter.metadata[AdapterMetadataKey.convergenceState] = String(step)
+            adapter.metadata[AdapterMetadataKey.convergenceSteps] = String(total)
+            adapter.metadata[AdapterMetadataKey.subjectImageCount] = String(folder.images.count)
+            adapter.metadata[AdapterMetadataKey.subjectImageSHA256] = folder.fileHashes.joined(separator: ",")
+            let stepURL = step == total ? url : Self.snapshotURL(url, step: step)
+            try AdapterFile.write(adapter, to: stepURL)
+            if step != total { logger.info("wrote the adapter after \(step) steps to \(stepURL.path)") }
+        }
         print(String(format: "trained %@ for %d steps (%@) in %.1f s: wrote %@", folder.folder.lastPathComponent, total, arguments[method], seconds, url.path))
+    }
+
+    /// `adapter.safetensors` → `adapter-step-100.safetensors`.
+    static func snapshotURL(_ url: URL, step: Int) -> URL {
+        let stem = url.deletingPathExtension().lastPathComponent
+        let suffix = url.pathExtension.isEmpty ? "" : "." + url.pathExtension
+        return url.deletingLastPathComponent().appendingPathComponent("\(stem)-step-\(step)\(suffix)")
     }
 }
