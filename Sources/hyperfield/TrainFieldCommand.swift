@@ -30,14 +30,16 @@ struct TrainFieldCommand: Command {
           hyperfield train-field --steps 3000 --max-minutes 60
         """
 
-    let training = TrainingOptions(defaultSteps: 3000, defaultLearningRate: 1e-3, defaultRunFolder: "out/train-field")
+    let training = TrainingOptions(
+        defaultSteps: 2500, defaultLearningRate: 1e-3, defaultRunFolder: "out/train-field", defaultBatchSize: 8,
+        batchUnit: "subjects")
     let output = Option.path("output", default: "models/field.safetensors", help: "where the trained field is written")
     let autoencoderPath = Option.path("autoencoder", default: "models/autoencoder.safetensors", help: "trained autoencoder")
     let denoiserPath = Option.path("denoiser", default: "models/denoiser.safetensors", help: "trained base denoiser")
     let rank = Option.integer("rank", default: 4, unit: "rank", minimum: 1, help: "adapter rank r of every slot")
     let alpha = Option.double("alpha", default: 4, unit: "scale", minimum: 0, help: "adapter alpha; updates are scaled by alpha / r")
     let totalSteps = Option.integer("total-steps", default: 400, unit: "steps", minimum: 1, help: "S, the convergence state at the end of the trajectory")
-    let eta = Option.double("eta", default: 1.0, unit: "per step", minimum: 0, help: "learning rate η of the gradient descent the field learns")
+    let eta = Option.double("eta", default: 30, unit: "per step", minimum: 0, help: "learning rate η of the gradient descent the field learns")
     let draws = Option.integer("draws", default: 16, unit: "draws", minimum: 2, help: "loss draws per subject for each gradient estimate")
     let maxInputImages = Option.integer("max-input-images", default: 4, unit: "images", minimum: 1, help: "most images of a subject given to the field in one step")
     let width = Option.integer("width", default: 128, unit: "features", minimum: 8, help: "width of the field's slot tokens")
@@ -58,17 +60,8 @@ struct TrainFieldCommand: Command {
         let autoencoderHash = try fileSHA256(URL(fileURLWithPath: arguments[autoencoderPath]))
         let denoiserHash = try fileSHA256(URL(fileURLWithPath: arguments[denoiserPath]))
 
-        logger.info("loading the training split from \(root.path)")
-        let dataset = try TrainingData.loadTrainingSubjects(
-            root: root, sources: SharedDataSource.allCases, resolution: base.autoencoder.configuration.imageSize, log: logger.info)
-        let manifestURL = manifestURL(forModel: arguments[output])
-        try FileManager.default.createDirectory(at: manifestURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let manifestHash = try dataset.manifest.write(to: manifestURL)
-        let latents = try TrainingData.cachedLatents(
-            dataset, autoencoder: base.autoencoder, normalization: base.normalization,
-            key: "\(autoencoderHash.prefix(16))-\(manifestHash.prefix(16))", logger: logger)
-        let subjects = TrainingData.subjectLatents(latents, dataset: dataset)
-        logger.info("\(subjects.count) training subjects (\(subjects.filter { $0.imageCount > 2 }.count) with several images)")
+        let (subjects, manifestHash) = try TrainingData.trainingSubjectLatents(
+            root: root, base: base, autoencoderHash: autoencoderHash, modelPath: arguments[output], logger: logger)
 
         var configuration = FieldConfiguration(slots: base.denoiser.slots)
         configuration.rank = arguments[rank]
@@ -102,6 +95,7 @@ struct TrainFieldCommand: Command {
             metadata: [
                 "data_manifest_sha256": manifestHash, "autoencoder_sha256": autoencoderHash,
                 "denoiser_sha256": denoiserHash, "training_command": invokedCommandLine(),
+                "batch_size": String(settings.batchSize), "draws_per_subject": String(arguments[draws]),
             ])
         let runFolder = URL(fileURLWithPath: arguments[training.runFolder])
         let trainer = Trainer(task: task, settings: settings, store: CheckpointStore(folder: runFolder, keep: settings.keepCheckpoints))

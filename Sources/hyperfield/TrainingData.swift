@@ -145,3 +145,25 @@ extension TrainingData {
         }
     }
 }
+
+extension TrainingData {
+    /// The training subjects of every source as latents, for the field and
+    /// the regression hypernetwork, with the SHA-256 of the data manifest
+    /// written next to `modelPath`'s name in `data/`.
+    static func trainingSubjectLatents(
+        root: URL, base: BaseModels, autoencoderHash: String, modelPath: String, logger: Logger
+    ) throws -> (subjects: [SubjectLatents], manifestHash: String) {
+        logger.info("loading the training split from \(root.path)")
+        let dataset = try loadTrainingSubjects(
+            root: root, sources: SharedDataSource.allCases, resolution: base.autoencoder.configuration.imageSize, log: logger.info)
+        let manifestURL = manifestURL(forModel: modelPath)
+        try FileManager.default.createDirectory(at: manifestURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let manifestHash = try dataset.manifest.write(to: manifestURL)
+        let latents = try cachedLatents(
+            dataset, autoencoder: base.autoencoder, normalization: base.normalization,
+            key: "\(autoencoderHash.prefix(16))-\(manifestHash.prefix(16))", logger: logger)
+        let subjects = subjectLatents(latents, dataset: dataset)
+        logger.info("\(subjects.count) training subjects (\(subjects.filter { $0.imageCount > 2 }.count) with several images)")
+        return (subjects, manifestHash)
+    }
+}

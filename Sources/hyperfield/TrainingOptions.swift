@@ -7,7 +7,7 @@ import TensorCore
 /// Options shared by the training commands, declared once.
 struct TrainingOptions: Sendable {
     let steps: Option<Int>
-    let batchSize = Option.integer("batch-size", default: 32, unit: "samples", minimum: 1, help: "samples per optimizer step")
+    let batchSize: Option<Int>
     let learningRate: Option<Double>
     let warmupSteps = Option.integer("warmup-steps", default: 200, unit: "steps", minimum: 0, help: "linear warm-up of the learning rate from 0")
     let emaDecay = Option.double("ema-decay", default: 0.999, unit: "per step", minimum: 0, maximum: 0.999999, help: "decay of the weights' moving average that is saved; 0 saves the raw weights")
@@ -24,7 +24,11 @@ struct TrainingOptions: Sendable {
     let data = Option.path("data", help: "folder of the shared photographs (default: $HYPERFIELD_DATA, else ../shared/data)").optional()
     let threads = Option.integer("threads", default: 0, unit: "threads", minimum: 0, help: "threads for the engine's loops and products; 0 uses HYPERFIELD_THREADS or every core")
 
-    init(defaultSteps: Int, defaultLearningRate: Double, defaultRunFolder: String) {
+    init(
+        defaultSteps: Int, defaultLearningRate: Double, defaultRunFolder: String, defaultBatchSize: Int = 32,
+        batchUnit: String = "samples"
+    ) {
+        batchSize = Option.integer("batch-size", default: defaultBatchSize, unit: batchUnit, minimum: 1, help: "\(batchUnit) per optimizer step")
         steps = Option.integer("steps", default: defaultSteps, unit: "steps", minimum: 1, help: "total optimizer steps of the run")
         learningRate = Option.double("learning-rate", default: defaultLearningRate, unit: "per step", minimum: 0, help: "peak AdamW learning rate, decayed by a cosine to a tenth")
         runFolder = Option.path("run-dir", default: defaultRunFolder, help: "folder of checkpoints (checkpoint-N and a latest pointer)")
