@@ -7,7 +7,7 @@ SWIFT ?= swift
 # runner's closing line reports the XCTest totals.
 TEST_FLAGS = -c release -Xswiftc -enable-testing --disable-swift-testing
 
-.PHONY: deps build test bench bench-peer demo clean
+.PHONY: deps build test bench bench-peer demo demo-subject clean
 
 deps:
 	@bash .ci/install-deps
@@ -33,10 +33,19 @@ bench-peer: deps
 	$(SWIFT) build -c release --product hyperfield-bench-peer
 	$(PEER_VENV)/bin/python bench/peer/compare.py --no-build $(PEER_FLAGS)
 
-# Until the field is trained, the demo samples the shipped base models.
+# The main job: personalize data/demo-subject with the shipped models and
+# write the adapter, sample grid, trajectory grid and scores to out/demo.
 demo: deps
 	$(SWIFT) build -c release --product hyperfield
-	.build/release/hyperfield sample --classes face,cat,dog --guidance-scales 3 --count 8 --output-dir out/demo
+	.build/release/hyperfield demo
+
+# Regenerates the synthetic demo subject from the shipped base models
+# (data/demo-subject.md says how it was made).
+demo-subject: deps
+	$(SWIFT) build -c release --product hyperfield
+	rm -rf data/demo-subject
+	.build/release/hyperfield sample --classes face --count 6 --variation-strength 0.35 --seed 3 \
+		--output-dir data/demo-subject --grid out/demo-subject-grid.png
 
 clean:
 	rm -rf .build

@@ -40,34 +40,38 @@ struct TrajectoryCommand: Command {
             arguments[subject.images], classIndex: classIndex, autoencoder: base.autoencoder,
             normalization: base.normalization, logger: logger)
         let features = GradMode.withoutGradients { field.subjectFeatures(folder.latents.latents) }
-
         var settings = SamplerSettings()
         settings.steps = arguments[steps]
         settings.guidanceScale = Float(arguments[guidanceScale])
-        let sampler = DDIMSampler(denoiser: base.denoiser, schedule: base.schedule, settings: settings)
-        let perRow = arguments[count]
+        let url = URL(fileURLWithPath: arguments[output])
+        try Self.writeGrid(
+            field: field, features: features, folder: folder, base: base, fractions: arguments[states],
+            perRow: arguments[count], sampling: settings, seed: UInt64(arguments[seed]), to: url, logger: logger)
+        logger.info("wrote \(url.path)")
+    }
+
+    /// Writes the grid: the subject's photographs, then one row of samples
+    /// (the same seed) per convergence state.
+    static func writeGrid(
+        field: HypernetworkField, features: Tensor, folder: SubjectFolder, base: BaseModels, fractions: [Double],
+        perRow: Int, sampling: SamplerSettings, seed: UInt64, to url: URL, logger: Logger
+    ) throws {
+        let sampler = DDIMSampler(denoiser: base.denoiser, schedule: base.schedule, settings: sampling)
         // First row: the subject's photographs, padded with white squares.
         var images = Array(folder.images.prefix(perRow))
-        let first = folder.images[0]
-        let blank = RGBImage(
-            width: first.width, height: first.height, pixels: [UInt8](repeating: 255, count: first.pixels.count))
-        while images.count < perRow {
-            images.append(blank)
-        }
+        while images.count < perRow { images.append(ExperimentRunner.blank(like: folder.images[0])) }
         var labels = ["photographs"]
         let total = field.configuration.totalSteps
-        for fraction in arguments[states] {
+        for fraction in fractions {
             let state = (fraction * Double(total)).rounded()
             let adapter = GradMode.withoutGradients { field.adapter(features: features, state: state) }
-            var rng = SeededGenerator(seed: UInt64(arguments[seed]))
+            var rng = SeededGenerator(seed: seed)
             let latents = sampler.sample(conditions: folder.latents.conditions(perRow), adapter: adapter, rng: &rng)
             images += try BaseModels.decode(latents, autoencoder: base.autoencoder, normalization: base.normalization)
             labels.append("s = \(Int(state)) of \(total)")
             logger.info("sampled state \(Int(state)) of \(total)")
         }
-        let url = URL(fileURLWithPath: arguments[output])
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try ImageGrid(columns: perRow).writePNG(images, rowLabels: labels, to: url)
-        logger.info("wrote \(url.path)")
     }
 }

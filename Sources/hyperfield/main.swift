@@ -5,8 +5,10 @@ let program = CommandLineProgram(
     name: "hyperfield",
     summary: "personalize a compact latent diffusion model from a few photographs with a hypernetwork field",
     commands: [
+        DemoCommand(),
         DreamBoothCommand(),
         EvaluateAutoencoderCommand(),
+        ExperimentCommand(),
         ExportCommand(),
         ImportCommand(),
         InspectCommand(),
@@ -17,6 +19,7 @@ let program = CommandLineProgram(
         TrainDenoiserCommand(),
         TrainFeaturesCommand(),
         TrainFieldCommand(),
+        TrainRegressionCommand(),
         TrajectoryCommand(),
         ValidateFeaturesCommand(),
         VersionCommand(),
