@@ -103,6 +103,7 @@ struct DemoCommand: Command {
         let adapter = source.adapter(atStep: total)
         let seconds = Date().timeIntervalSince(start)
         print(String(format: "personalized %@ (%d images) in %.3f s", folder.folder.path, folder.images.count, seconds))
+        fflush(stdout)
 
         var written: [(String, URL)] = []
         let adapterURL = output.appendingPathComponent("adapter.safetensors")

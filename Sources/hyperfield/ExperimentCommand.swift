@@ -46,7 +46,7 @@ struct ExperimentCommand: Command {
     let inputImages = Option.integer("input-images", default: 4, unit: "images", minimum: 1, help: "photographs every method is given")
     let unseenImages = Option.integer("unseen-images", default: 8, unit: "images", minimum: 2, help: "most photographs kept back for scoring; subjects need at least 2 beyond --input-images")
     let states = Option.list("states", of: Double.self, default: [0.25, 0.5, 1], unit: "fractions of S", help: "convergence states at which trajectories are compared")
-    let draws = Option.integer("draws", default: 16, unit: "draws", minimum: 1, help: "loss draws per step of the SGD and DreamBooth runs")
+    let draws = Option.integer("draws", default: 4, unit: "draws", minimum: 1, help: "loss draws (image, timestep, noise) per step of the SGD and DreamBooth runs, their batch size")
     let dreamboothRate = Option.double("dreambooth-learning-rate", default: 1e-3, unit: "per step", minimum: 0, help: "Adam learning rate of DreamBooth-LoRA, which runs S steps")
     let evaluationDraws = Option.integer("evaluation-draws", default: 32, unit: "draws", minimum: 2, help: "fixed draws of the denoising loss on the unseen photographs")
     let samples = Option.integer("samples", default: 8, unit: "images", minimum: 1, help: "samples per method and subject for the identity scores")

@@ -30,7 +30,7 @@ struct ExperimentReport {
         lines += [
             "# Experiments: the field against per-subject training",
             "",
-            "Written by `\(command)` on \(machine), \(threads) engine threads. Rerun that command to regenerate this page; results of finished subjects are kept in the results folder, so an interrupted run continues.",
+            "Written by `\(command)` on \(machine), \(threads == 1 ? "1 engine thread" : "\(threads) engine threads"). Rerun that command to regenerate this page; results of finished subjects are kept in the results folder, so an interrupted run continues.",
             "",
             "Subjects: \(countText()) from the held-out lists in `../shared/data/splits`, which no model saw in training. Each method is given the first \(settings.inputImages) photographs of a subject; up to \(settings.unseenImages) others are kept back for scoring.",
             "",
@@ -112,7 +112,9 @@ struct ExperimentReport {
     }
 
     private func countText() -> String {
-        groups.filter { $0.name != "all" }.map { "\($0.results.count) \($0.name)" }.joined(separator: " and ")
+        groups.filter { $0.name != "all" }.map { group in
+            group.results.count == 1 ? "1 \(group.name == "faces" ? "face" : String(group.name.dropLast()))" : "\(group.results.count) \(group.name)"
+        }.joined(separator: " and ")
     }
 
     private func fieldCompute() -> String {
@@ -120,7 +122,7 @@ struct ExperimentReport {
               let draws = Int(fieldMetadata["draws_per_subject"] ?? "") else {
             return "not recorded in the field file's metadata."
         }
-        return "\(steps) steps × \(batch) subjects × \(draws) draws = \(grouped(steps * batch * draws)) passes, with no per-subject weights computed."
+        return "\(steps) steps × \(batch) subjects per step × \(draws) draws = \(grouped(steps * batch * draws)) passes, with no per-subject weights computed."
     }
 
     private func regressionCompute(_ metadata: [String: String]) -> String {

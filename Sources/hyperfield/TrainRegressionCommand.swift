@@ -35,7 +35,7 @@ struct TrainRegressionCommand: Command {
     let subjectCount = Option.integer("subjects", default: 48, unit: "subjects", minimum: 1, help: "training subjects whose DreamBooth-LoRA adapters are computed")
     let dreamboothSteps = Option.integer("dreambooth-steps", default: 0, unit: "steps", minimum: 0, help: "Adam steps per subject; 0 uses the field's S")
     let dreamboothRate = Option.double("dreambooth-learning-rate", default: 1e-3, unit: "per step", minimum: 0, help: "Adam learning rate of the per-subject runs")
-    let draws = Option.integer("draws", default: 16, unit: "draws", minimum: 1, help: "loss draws per step of the per-subject runs")
+    let draws = Option.integer("draws", default: 4, unit: "draws", minimum: 1, help: "loss draws (image, timestep, noise) per step of the per-subject runs, their batch size")
     let maxInputImages = Option.integer("max-input-images", default: 4, unit: "images", minimum: 1, help: "most images of a subject given to the network in one step")
 
     var options: [any CommandOption] {
