@@ -102,8 +102,10 @@ struct DemoCommand: Command {
         ])
         let adapter = source.adapter(atStep: total)
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "personalized %@ (%d images) in %.3f s", folder.folder.path, folder.images.count, seconds))
-        fflush(stdout)
+        // Straight to standard output, unbuffered, so that it comes before
+        // the log lines of the sampling below even when piped.
+        FileHandle.standardOutput.write(Data(String(
+            format: "personalized %@ (%d images) in %.3f s\n", folder.folder.path, folder.images.count, seconds).utf8))
 
         var written: [(String, URL)] = []
         let adapterURL = output.appendingPathComponent("adapter.safetensors")
