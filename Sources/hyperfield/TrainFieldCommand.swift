@@ -103,10 +103,16 @@ struct TrainFieldCommand: Command {
         let every = arguments[diagnoseEvery]
         let finished = try training.train(trainer, arguments, logger: logger) { step in
             guard every > 0, step % every == 0 else { return }
-            let cosine = fieldStepCosine(
+            // The raw weights move with every noisy step; the moving average
+            // is what gets saved, so both are shown.
+            let cosine = { fieldStepCosine(
                 field: field, denoiser: base.denoiser, schedule: base.schedule, subjects: diagnosticSubjects,
-                states: [0, configuration.totalSteps / 2], draws: 64)
-            logger.info(String(format: "step %d: cosine of the field's step with a 64-draw gradient step: %.3f", step, cosine))
+                states: [0, configuration.totalSteps / 2], draws: 64) }
+            let raw = cosine()
+            let averaged = (try? trainer.withAverages(cosine)) ?? raw
+            logger.info(String(
+                format: "step %d: cosine of the field's step with a 64-draw gradient step: %.3f (moving average of the weights: %.3f)",
+                step, raw, averaged))
         }
         guard finished else { return }
 
