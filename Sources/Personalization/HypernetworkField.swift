@@ -154,11 +154,22 @@ public final class HypernetworkField: Module {
         return sorted.mean(axes: [0], keepDims: true)
     }
 
+    /// Phase of the fastest sinusoid of the state embedding at `s = S`.
+    ///
+    /// The field's step is `(s+1)·Δ(s+1) − s·Δ(s)`, so any change of the
+    /// embedding between neighbouring states is multiplied by `s`. With a
+    /// diffusion-style scale of 1000 over S = 400 states the fast sinusoids
+    /// turned by 2.5 radians per state, and the step of a field with any
+    /// weight on them was noise; training then found no direction at all
+    /// (cosine with the gradient step about 0 after 500 steps). At 4 radians
+    /// over the whole trajectory the embedding is a smooth function of `s/S`.
+    static let statePhaseRange = 4.0
+
     /// Sinusoidal embedding of the convergence state fraction `s / S`.
     func stateEmbedding(_ state: Double) -> Tensor {
         let width = configuration.width
         let half = width / 2
-        let position = 1000 * state / Double(configuration.totalSteps)
+        let position = Self.statePhaseRange * state / Double(configuration.totalSteps)
         var values = [Float](repeating: 0, count: width)
         for i in 0..<half {
             let frequency = Foundation.exp(-Foundation.log(10_000.0) * Double(i) / Double(half))
