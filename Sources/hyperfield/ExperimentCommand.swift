@@ -97,7 +97,9 @@ struct ExperimentCommand: Command {
             samplingSteps: arguments[samplingSteps], guidanceScale: Float(arguments[guidanceScale]),
             fieldSHA256: try fileSHA256(URL(fileURLWithPath: arguments[fieldPath])),
             regressionSHA256: try regression.map { _ in try fileSHA256(URL(fileURLWithPath: arguments[regressionPath])) },
-            denoiserSHA256: try fileSHA256(URL(fileURLWithPath: arguments[denoiserPath])))
+            denoiserSHA256: try fileSHA256(URL(fileURLWithPath: arguments[denoiserPath])),
+            clipISHA256: try fileSHA256(URL(fileURLWithPath: arguments[clipIPath])),
+            dinoSHA256: try fileSHA256(URL(fileURLWithPath: arguments[dinoPath])))
 
         let subjects = try Self.heldOutSubjects(
             root: root, faces: arguments[faces], dogs: arguments[dogs],
@@ -105,16 +107,18 @@ struct ExperimentCommand: Command {
         let folder = URL(fileURLWithPath: arguments[resultsFolder], isDirectory: true)
         let subjectFolder = folder.appendingPathComponent("subjects", isDirectory: true)
         let sampleFolder = folder.appendingPathComponent("samples", isDirectory: true)
-        for path in [subjectFolder, sampleFolder] {
+        let baselineFolder = folder.appendingPathComponent("baselines", isDirectory: true)
+        for path in [subjectFolder, sampleFolder, baselineFolder] {
             try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
         }
 
         let runner = ExperimentRunner(
-            base: base, field: field, regression: regression?.network, scorer: scorer, settings: settings, logger: logger)
+            base: base, field: field, regression: regression?.network, scorer: scorer, settings: settings,
+            baselineFolder: baselineFolder, logger: logger)
         var results: [SubjectResult] = []
         let progress = ProgressReporter(label: "experiment", total: subjects.count, unit: "subjects")
         for (index, subject) in subjects.enumerated() {
-            let fileName = "\(subject.id.replacingOccurrences(of: "/", with: "-")).json"
+            let fileName = "\(ExperimentRunner.fileName(subject.id)).json"
             let url = subjectFolder.appendingPathComponent(fileName)
             if let data = try? Data(contentsOf: url), let saved = try? JSONDecoder().decode(SubjectResult.self, from: data),
                saved.settings == settings {
@@ -140,7 +144,7 @@ struct ExperimentCommand: Command {
         let outputURL = URL(fileURLWithPath: arguments[output])
         try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try AtomicFile.write(Data(report.markdown().utf8), to: outputURL)
-        logger.info("wrote \(outputURL.path) from \(results.count) subjects; per-subject results and sample grids are in \(folder.path)")
+        logger.info("wrote \(outputURL.path) from \(results.count == 1 ? "1 subject" : "\(results.count) subjects"); per-subject results and sample grids are in \(folder.path)")
     }
 
     /// The first `faces` LFW people and `dogs` DogFaceNet dogs of the held-out
@@ -184,6 +188,8 @@ struct ExperimentSettings: Codable, Equatable {
     var fieldSHA256: String
     var regressionSHA256: String?
     var denoiserSHA256: String
+    var clipISHA256: String
+    var dinoSHA256: String
 }
 
 /// One held-out subject's figures.

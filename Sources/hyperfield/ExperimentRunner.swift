@@ -12,6 +12,8 @@ struct ExperimentRunner {
     let regression: HypernetworkField?
     let scorer: IdentityScorer
     let settings: ExperimentSettings
+    /// Folder of the SGD and DreamBooth-LoRA adapters of finished runs.
+    let baselineFolder: URL
     let logger: Logger
 
     /// Timesteps of the fixed evaluation draws: mid-range, where the
@@ -37,9 +39,21 @@ struct ExperimentRunner {
             (state, GradMode.withoutGradients { field.adapter(features: features, state: Double(state)) }.detached())
         })
 
-        // Per-subject optimization from the same θ_0 on the same images.
+        // Per-subject optimization from the same θ_0 on the same images. The
+        // runs do not depend on the field's weights, so they are kept in
+        // the baseline folder and reused when only the field changes.
         let snapshots = Set(settings.states + [total])
-        func optimize(_ method: PerSubjectTraining.Method, seed: UInt64, label: String) -> [Int: Adapter] {
+        func optimize(_ method: PerSubjectTraining.Method, seed: UInt64, label: String) throws -> [Int: Adapter] {
+            let key = baselineKey(method: method, seed: seed)
+            let file = { (state: Int) in
+                baselineFolder.appendingPathComponent("\(Self.fileName(subject.id))-\(seed)-\(state).safetensors")
+            }
+            if let cached = try? snapshots.map({ state in (state, try AdapterFile.read(contentsOf: file(state))) }),
+               cached.allSatisfy({ $0.1.metadata["baseline_key"] == key }),
+               let time = Double(cached[0].1.metadata["seconds"] ?? "") {
+                seconds[label] = time
+                return Dictionary(uniqueKeysWithValues: cached)
+            }
             let training = PerSubjectTraining(
                 method: method, steps: total, drawsPerStep: settings.draws, timestepRange: 0..<base.schedule.timesteps)
             var rng = SeededGenerator(seed: seed)
@@ -47,13 +61,19 @@ struct ExperimentRunner {
             let path = training.run(
                 denoiser: base.denoiser, schedule: base.schedule, subject: inputLatents, initial: field.initialAdapter,
                 snapshots: snapshots, rng: &rng)
-            seconds[label] = Date().timeIntervalSince(start)
+            let time = Date().timeIntervalSince(start)
+            seconds[label] = time
+            for (state, adapter) in path {
+                var stamped = adapter
+                stamped.metadata = ["baseline_key": key, "seconds": String(time)]
+                try AdapterFile.write(stamped, to: file(state))
+            }
             return path
         }
         let eta = field.configuration.learningRate
-        let sgd1 = optimize(.sgd(learningRate: eta), seed: seed + 1, label: ExperimentMethod.sgd)
-        let sgd2 = optimize(.sgd(learningRate: eta), seed: seed + 2, label: "SGD at η, second seed")
-        let dreambooth = optimize(.adam(learningRate: settings.dreamboothRate), seed: seed + 3, label: ExperimentMethod.dreambooth)[total]!
+        let sgd1 = try optimize(.sgd(learningRate: eta), seed: seed + 1, label: ExperimentMethod.sgd)
+        let sgd2 = try optimize(.sgd(learningRate: eta), seed: seed + 2, label: "SGD at η, second seed")
+        let dreambooth = try optimize(.adam(learningRate: settings.dreamboothRate), seed: seed + 3, label: ExperimentMethod.dreambooth)[total]!
 
         var adapters: [(String, Adapter?)] = [
             (ExperimentMethod.none, nil), (ExperimentMethod.field, fieldAdapter),
@@ -121,6 +141,18 @@ struct ExperimentRunner {
         return SubjectResult(
             id: subject.id, classLabel: subject.classLabel.rawValue, inputCount: input.count, unseenCount: unseen.count,
             settings: settings, fidelity: fidelity, unseenLoss: unseenLoss, identity: identity, seconds: seconds)
+    }
+
+    /// Everything a baseline run depends on besides the subject's images.
+    private func baselineKey(method: PerSubjectTraining.Method, seed: UInt64) -> String {
+        let configuration = field.configuration
+        return "\(method) seed \(seed) S \(configuration.totalSteps) rank \(configuration.rank) alpha \(configuration.alpha) "
+            + "θ_0 seed \(configuration.initialSeed) draws \(settings.draws) inputs \(settings.inputImages) "
+            + "states \(settings.states) denoiser \(settings.denoiserSHA256.prefix(16))"
+    }
+
+    static func fileName(_ id: String) -> String {
+        id.replacingOccurrences(of: "/", with: "-")
     }
 
     private func encode(_ images: [RGBImage]) -> Tensor {
