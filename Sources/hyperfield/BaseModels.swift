@@ -2,6 +2,7 @@ import CommandLineKit
 import Diffusion
 import Foundation
 import ImageIO
+import Personalization
 import TensorCore
 
 /// The shipped base models, loaded together: the autoencoder with its latent
@@ -67,4 +68,16 @@ struct BaseModels {
 /// SHA-256 of a file's bytes, as hex.
 func fileSHA256(_ url: URL) throws -> String {
     SHA256.hexDigest(of: [UInt8](try Data(contentsOf: url)))
+}
+
+/// Loads the field at `path`, or, when that file is absent and `--field` was
+/// not given, returns a new field whose slots, rank, θ_0, S and η are the
+/// defaults. The per-subject baselines use this before any field is trained.
+func fieldOrDefaults(path: String, given: Bool, denoiser: Denoiser, logger: Logger) throws -> HypernetworkField {
+    let url = URL(fileURLWithPath: path)
+    if FileManager.default.fileExists(atPath: url.path) || given {
+        return try ModelFile.loadField(from: url).field
+    }
+    logger.info("no field at \(url.path): using the default slots, rank, θ_0, S and η of a new field")
+    return HypernetworkField(FieldConfiguration(slots: denoiser.slots))
 }

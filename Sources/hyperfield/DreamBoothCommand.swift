@@ -34,16 +34,8 @@ struct DreamBoothCommand: Command {
         let base = try BaseModels.load(autoencoder: arguments[subject.autoencoder], denoiser: arguments[subject.denoiser])
         base.denoiser.setTrainable(false)
         // θ_0, S and η come from the field so that both methods share them.
-        // Before a field is trained (to choose η and S), a new field's
-        // defaults stand in, unless --field names a file.
-        let fieldURL = URL(fileURLWithPath: arguments[subject.field])
-        let field: HypernetworkField
-        if FileManager.default.fileExists(atPath: fieldURL.path) || arguments.isGiven(subject.field) {
-            field = try ModelFile.loadField(from: fieldURL).0
-        } else {
-            field = HypernetworkField(FieldConfiguration(slots: base.denoiser.slots))
-            logger.info("no field at \(fieldURL.path): using the default slots, rank, θ_0, S and η of a new field")
-        }
+        let field = try fieldOrDefaults(
+            path: arguments[subject.field], given: arguments.isGiven(subject.field), denoiser: base.denoiser, logger: logger)
         let configuration = field.configuration
         let classIndex = TrainingData.classIndex(named: arguments[subject.subjectClass])!
         let folder = try SubjectFolder.load(

@@ -69,10 +69,7 @@ struct ExperimentCommand: Command {
         if let bad = arguments[states].first(where: { !($0 > 0 && $0 <= 1) }) {
             throw UsageError("--states takes fractions of S above 0 and at most 1, got \(bad)")
         }
-        let root = TrainingData.dataRoot(arguments[data])
-        guard FileManager.default.fileExists(atPath: root.path) else {
-            throw RuntimeError("data folder \(root.path) does not exist; pass --data DIR or set HYPERFIELD_DATA to the folder of the shared photographs")
-        }
+        let root = try TrainingData.existingDataRoot(arguments[data])
         let base = try BaseModels.load(autoencoder: arguments[autoencoderPath], denoiser: arguments[denoiserPath])
         base.denoiser.setTrainable(false)
         let (field, fieldMetadata) = try ModelFile.loadField(from: URL(fileURLWithPath: arguments[fieldPath]))
@@ -147,8 +144,8 @@ struct ExperimentCommand: Command {
         logger.info("wrote \(outputURL.path) from \(results.count == 1 ? "1 subject" : "\(results.count) subjects"); per-subject results and sample grids are in \(folder.path)")
     }
 
-    /// The first `faces` LFW people and `dogs` DogFaceNet dogs of the held-out
-    /// lists, in name order, with at least `minimumImages` photographs.
+    /// Loads the first `faces` LFW people and `dogs` DogFaceNet dogs of the
+    /// held-out lists, in name order, with at least `minimumImages` photographs.
     static func heldOutSubjects(
         root: URL, faces: Int, dogs: Int, minimumImages: Int, resolution: Int, logger: Logger
     ) throws -> [SubjectDataset.Subject] {

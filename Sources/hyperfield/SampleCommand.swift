@@ -28,7 +28,7 @@ struct SampleCommand: Command {
     let eta = Option.double("eta", default: 0, unit: "fraction", minimum: 0, maximum: 1, help: "DDIM eta: 0 deterministic, 1 as noisy as DDPM")
     let seed = Option.integer("seed", default: 0, unit: "seed", minimum: 0, help: "seed of the initial noise")
     let outputFolder = Option.path("output-dir", default: "out/samples", help: "folder for the PNG files")
-    let grid = Option.path("grid", help: "where the grid PNG goes (default: <output-dir>-grid.png, beside the folder, so that the folder holds only samples for metrics)").optional()
+    let grid = Option.path("grid", help: "path of the grid PNG (default: <output-dir>-grid.png, beside the folder, so that the folder contains only samples for metrics)").optional()
     let withoutIdentifier = Option.flag("without-identifier", help: "leave out the identifier token [V] (the class prior alone)")
     let adapterPath = Option.path("adapter", help: "adapter in the denoiser's slots: a native, PEFT or kohya file, or a PEFT folder").optional()
     let variationStrength = Option.double("variation-strength", default: 0, unit: "fraction of the noise schedule", minimum: 0, maximum: 1, help: "above 0, every image of a class and guidance scale is a variation of the first: its latents noised to this fraction of the schedule and denoised again (small values keep the subject)")

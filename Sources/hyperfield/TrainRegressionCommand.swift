@@ -36,7 +36,7 @@ struct TrainRegressionCommand: Command {
     let dreamboothSteps = Option.integer("dreambooth-steps", default: 0, unit: "steps", minimum: 0, help: "Adam steps per subject; 0 uses the field's S")
     let dreamboothRate = Option.double("dreambooth-learning-rate", default: 1e-3, unit: "per step", minimum: 0, help: "Adam learning rate of the per-subject runs")
     let draws = Option.integer("draws", default: 4, unit: "draws", minimum: 1, help: "loss draws (image, timestep, noise) per step of the per-subject runs, their batch size")
-    let maxInputImages = Option.integer("max-input-images", default: 4, unit: "images", minimum: 1, help: "most images of a subject given to the network in one step")
+    let maxInputImages = Option.integer("max-input-images", default: 4, unit: "images", minimum: 1, help: "maximum images of a subject given to the network in one step")
 
     var options: [any CommandOption] {
         training.all + [output, fieldPath, autoencoderPath, denoiserPath, subjectCount, dreamboothSteps, dreamboothRate,
@@ -52,14 +52,9 @@ struct TrainRegressionCommand: Command {
         let autoencoderHash = try fileSHA256(URL(fileURLWithPath: arguments[autoencoderPath]))
         let denoiserHash = try fileSHA256(URL(fileURLWithPath: arguments[denoiserPath]))
 
-        var configuration: FieldConfiguration
-        let fieldURL = URL(fileURLWithPath: arguments[fieldPath])
-        if FileManager.default.fileExists(atPath: fieldURL.path) || arguments.isGiven(fieldPath) {
-            configuration = try ModelFile.loadField(from: fieldURL).field.configuration
-        } else {
-            configuration = FieldConfiguration(slots: base.denoiser.slots)
-            logger.info("no field at \(fieldURL.path): using the default slots, rank, θ_0, S and sizes of a new field")
-        }
+        var configuration = try fieldOrDefaults(
+            path: arguments[fieldPath], given: arguments.isGiven(fieldPath), denoiser: base.denoiser, logger: logger
+        ).configuration
         let initial = HypernetworkField(configuration).initialAdapter
 
         let (allSubjects, manifestHash) = try TrainingData.trainingSubjectLatents(
@@ -132,7 +127,7 @@ struct TrainRegressionCommand: Command {
         logger.info("wrote \(url.path)")
     }
 
-    /// `count` subjects drawn by class, then subject, without repeats.
+    /// Draws `count` subjects by class, then subject, without repeats.
     static func chooseSubjects(_ subjects: [SubjectLatents], count: Int, seed: UInt64) -> [SubjectLatents] {
         var rng = SeededGenerator(seed: seed)
         var pools = Dictionary(grouping: subjects.indices, by: { subjects[$0].classIndex })

@@ -147,9 +147,9 @@ extension TrainingData {
 }
 
 extension TrainingData {
-    /// The training subjects of every source as latents, for the field and
-    /// the regression hypernetwork, with the SHA-256 of the data manifest
-    /// written next to `modelPath`'s name in `data/`.
+    /// Loads the training subjects of every source as latents, for the field
+    /// and the regression hypernetwork. Returns them with the SHA-256 of the
+    /// data manifest, which is written where `manifestURL(forModel:)` says.
     static func trainingSubjectLatents(
         root: URL, base: BaseModels, autoencoderHash: String, modelPath: String, logger: Logger
     ) throws -> (subjects: [SubjectLatents], manifestHash: String) {
@@ -165,5 +165,16 @@ extension TrainingData {
         let subjects = subjectLatents(latents, dataset: dataset)
         logger.info("\(subjects.count) training subjects (\(subjects.filter { $0.imageCount > 2 }.count) with several images)")
         return (subjects, manifestHash)
+    }
+}
+
+extension TrainingData {
+    /// Returns the shared data folder after checking that it exists.
+    static func existingDataRoot(_ given: String?) throws -> URL {
+        let root = dataRoot(given)
+        guard FileManager.default.fileExists(atPath: root.path) else {
+            throw RuntimeError("data folder \(root.path) not found; pass --data DIR or set HYPERFIELD_DATA to the folder of the shared photographs")
+        }
+        return root
     }
 }

@@ -146,11 +146,7 @@ struct TrainingOptions: Sendable {
 
     /// Returns the shared data folder after checking that it exists.
     func dataRoot(_ arguments: ParsedArguments) throws -> URL {
-        let root = TrainingData.dataRoot(arguments[data])
-        guard FileManager.default.fileExists(atPath: root.path) else {
-            throw RuntimeError("data folder \(root.path) does not exist; pass --data DIR or set HYPERFIELD_DATA to the folder of the shared photographs")
-        }
-        return root
+        try TrainingData.existingDataRoot(arguments[data])
     }
 }
 

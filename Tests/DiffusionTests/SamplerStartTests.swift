@@ -18,7 +18,7 @@ final class SamplerStartTests: XCTestCase {
         zip(x.data, y.data).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
     }
 
-    func testVariationsStayCloserToTheStartAtLowerStrength() {
+    func testLowerStrengthStaysCloser() {
         let sampler = sampler()
         let conditions = [Condition(classIndex: 0), Condition(classIndex: 0)]
         let start = randomTensor([2, 2, 8, 8], seed: 22)

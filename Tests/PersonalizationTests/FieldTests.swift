@@ -128,10 +128,9 @@ final class FieldTests: XCTestCase {
     }
 
     /// The field's step `(s+1)·Δ(s+1) − s·Δ(s)` multiplies any change of Δ
-    /// between neighbouring states by s. A state embedding that turns fast
-    /// made that product dominate the step (about s times the mean step);
-    /// a smooth one keeps the step near the mean step `(H(s) − θ_0) / s`.
-    func testNeighbouringStatesGiveAStepNearTheMeanStep() {
+    /// between neighbouring states by s. With a fast state embedding that
+    /// product was about s times the mean step `(H(s) − θ_0) / s`.
+    func testStepStaysNearMeanStep() {
         var configuration = tinyFieldConfiguration(tinyDenoiser())
         configuration.totalSteps = 400
         let field = HypernetworkField(configuration, seed: 1)
@@ -140,10 +139,10 @@ final class FieldTests: XCTestCase {
         let origin = AdapterMath.flatten(field.initialAdapter)
         let norm = { (x: [Float]) in x.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() }
         for state in [50.0, 200, 399] {
-            let here = AdapterMath.flatten(field(latents, state: state))
+            let current = AdapterMath.flatten(field(latents, state: state))
             let next = AdapterMath.flatten(field(latents, state: state + 1))
-            let step = norm(AdapterMath.subtract(next, here))
-            let meanStep = norm(AdapterMath.subtract(here, origin)) / state
+            let step = norm(AdapterMath.subtract(next, current))
+            let meanStep = norm(AdapterMath.subtract(current, origin)) / state
             XCTAssertLessThan(step, 5 * meanStep, "state \(state): step \(step) against mean step \(meanStep)")
             XCTAssertGreaterThan(step, 0.2 * meanStep, "state \(state)")
         }
