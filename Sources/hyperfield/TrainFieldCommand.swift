@@ -125,13 +125,20 @@ struct TrainFieldCommand: Command {
         logger.info("wrote \(url.path)")
     }
 
-    /// Returns the gradient scale stored in the run folder's latest
-    /// checkpoint when resuming, else nil.
+    /// Returns the gradient scale stored with the weights this run continues
+    /// from (the run folder's latest checkpoint with `--resume`, or the
+    /// `--init-weights` file), else nil. Measuring it again could differ in
+    /// the last bits and make the configurations unequal.
     private func resumedGradientScale(_ arguments: ParsedArguments) throws -> Float? {
-        guard arguments[training.resume] else { return nil }
-        let store = CheckpointStore(folder: URL(fileURLWithPath: arguments[training.runFolder]))
-        guard let checkpoint = try store.latest() else { return nil }
-        let file = try SafeTensors.readHeader(contentsOf: checkpoint.appendingPathComponent("model.safetensors"))
+        var source: URL?
+        if let path = arguments[training.initialWeights] {
+            source = URL(fileURLWithPath: path)
+        } else if arguments[training.resume] {
+            let store = CheckpointStore(folder: URL(fileURLWithPath: arguments[training.runFolder]))
+            source = try store.latest()?.appendingPathComponent("model.safetensors")
+        }
+        guard let source else { return nil }
+        let file = try SafeTensors.readHeader(contentsOf: source)
         guard let json = file.metadata["config"],
               let saved = try? JSONDecoder().decode(FieldConfiguration.self, from: Data(json.utf8)) else { return nil }
         return saved.gradientScale
