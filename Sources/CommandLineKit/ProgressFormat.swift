@@ -11,17 +11,21 @@ public struct ProgressState: Sendable, Equatable {
     public var total: Int?
     /// Seconds since the work started.
     public var elapsed: Double
+    /// Items already done when the clock started (a resumed run's step), so
+    /// that rate and ETA count only the items of this run.
+    public var startCount: Int
     /// Plural name of an item ("steps", "images").
     public var unit: String
     /// Extra `name=value` fields after the timing, in order (loss=0.0123).
     public var fields: [ProgressField]
 
     public init(label: String, completed: Int, total: Int?, elapsed: Double, unit: String,
-                fields: [ProgressField] = []) {
+                fields: [ProgressField] = [], startCount: Int = 0) {
         self.label = label
         self.completed = completed
         self.total = total
         self.elapsed = elapsed
+        self.startCount = startCount
         self.unit = unit
         self.fields = fields
     }
@@ -41,18 +45,20 @@ public struct ProgressField: Sendable, Equatable {
 /// Pure formatting of progress lines: every function takes the elapsed time
 /// and counts, so tests need no clock.
 public enum ProgressFormat {
-    /// Items per second, or nil before the first item or the first instant.
-    public static func rate(completed: Int, elapsed: Double) -> Double? {
-        guard completed > 0, elapsed > 0, elapsed.isFinite else { return nil }
-        return Double(completed) / elapsed
+    /// Items per second since the clock started at `startCount` items, or
+    /// nil before the first item or the first instant.
+    public static func rate(completed: Int, elapsed: Double, startCount: Int = 0) -> Double? {
+        let done = completed - startCount
+        guard done > 0, elapsed > 0, elapsed.isFinite else { return nil }
+        return Double(done) / elapsed
     }
 
     /// Returns the seconds left at the average rate so far: 0 once all is
     /// done, and nil when the total or the rate is unknown.
-    public static func remainingSeconds(completed: Int, total: Int?, elapsed: Double) -> Double? {
+    public static func remainingSeconds(completed: Int, total: Int?, elapsed: Double, startCount: Int = 0) -> Double? {
         guard let total else { return nil }
         if completed >= total { return 0 }
-        guard let rate = rate(completed: completed, elapsed: elapsed) else { return nil }
+        guard let rate = rate(completed: completed, elapsed: elapsed, startCount: startCount) else { return nil }
         return Double(total - completed) / rate
     }
 
@@ -111,11 +117,11 @@ public enum ProgressFormat {
         } else {
             tail.append("\(state.completed) \(state.unit)")
         }
-        tail.append(rate(completed: state.completed, elapsed: state.elapsed)
+        tail.append(rate(completed: state.completed, elapsed: state.elapsed, startCount: state.startCount)
             .map { formatRate($0, unit: state.unit) } ?? "-- \(state.unit)/s")
         tail.append("elapsed \(formatDuration(state.elapsed))")
         if state.total != nil {
-            tail.append("ETA \(formatDuration(remainingSeconds(completed: state.completed, total: state.total, elapsed: state.elapsed)))")
+            tail.append("ETA \(formatDuration(remainingSeconds(completed: state.completed, total: state.total, elapsed: state.elapsed, startCount: state.startCount)))")
         }
         tail += state.fields.map { "\($0.name)=\($0.value)" }
         let tailText = tail.joined(separator: "  ")
@@ -142,11 +148,11 @@ public enum ProgressFormat {
         } else {
             parts = ["\(state.completed) \(state.unit)"]
         }
-        if let rate = rate(completed: state.completed, elapsed: state.elapsed) {
+        if let rate = rate(completed: state.completed, elapsed: state.elapsed, startCount: state.startCount) {
             parts.append(formatRate(rate, unit: state.unit))
         }
         parts.append("elapsed \(formatDuration(state.elapsed))")
-        if state.total != nil, let remaining = remainingSeconds(completed: state.completed, total: state.total, elapsed: state.elapsed) {
+        if state.total != nil, let remaining = remainingSeconds(completed: state.completed, total: state.total, elapsed: state.elapsed, startCount: state.startCount) {
             parts.append("ETA \(formatDuration(remaining))")
         }
         parts += state.fields.map { "\($0.name)=\($0.value)" }

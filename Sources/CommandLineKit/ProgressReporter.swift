@@ -39,6 +39,7 @@ public final class ProgressReporter {
     private let output: StandardError
     private let writePlainLine: (String) -> Void
     private let startTime: Double
+    private let startCount: Int
     private var lastEmission: Double
     /// State of the last line written, so `finish` does not repeat it.
     private var lastWritten: ProgressState?
@@ -50,18 +51,22 @@ public final class ProgressReporter {
     /// - Parameters:
     ///   - total: item count of the whole work, or nil when unknown.
     ///   - unit: plural item name for counts and rate ("steps", "images").
+    ///   - startCount: items already done before this run (a resumed
+    ///     training's step); rate and ETA leave them out.
     ///   - style: terminal or plain. By default terminal exactly when
     ///     standard error is a terminal.
     ///   - plainInterval: minimum seconds between plain lines.
     ///   - clock: monotonic seconds, replaced by a fake clock in tests.
-    public convenience init(label: String, total: Int?, unit: String = "steps", style: Style? = nil,
-                            plainInterval: Double = 10, clock: @escaping () -> Double = monotonicSeconds) {
-        self.init(label: label, total: total, unit: unit, style: style, plainInterval: plainInterval,
-                  clock: clock, writePlainLine: { StandardError.shared.write($0 + "\n") })
+    public convenience init(label: String, total: Int?, unit: String = "steps", startCount: Int = 0,
+                            style: Style? = nil, plainInterval: Double = 10,
+                            clock: @escaping () -> Double = monotonicSeconds) {
+        self.init(label: label, total: total, unit: unit, startCount: startCount, style: style,
+                  plainInterval: plainInterval, clock: clock,
+                  writePlainLine: { StandardError.shared.write($0 + "\n") })
     }
 
     /// Reporter whose plain lines go to `writePlainLine`, for tests.
-    init(label: String, total: Int?, unit: String, style: Style?, plainInterval: Double,
+    init(label: String, total: Int?, unit: String, startCount: Int = 0, style: Style?, plainInterval: Double,
          clock: @escaping () -> Double, writePlainLine: @escaping (String) -> Void) {
         self.label = label
         self.total = total
@@ -73,7 +78,9 @@ public final class ProgressReporter {
         self.clock = clock
         self.startTime = clock()
         self.lastEmission = startTime
-        self.latest = ProgressState(label: label, completed: 0, total: total, elapsed: 0, unit: unit)
+        self.startCount = startCount
+        self.latest = ProgressState(label: label, completed: startCount, total: total, elapsed: 0, unit: unit,
+                                    startCount: startCount)
     }
 
     /// Records that `completed` items are done and writes a line if one is
@@ -81,7 +88,7 @@ public final class ProgressReporter {
     public func update(completed: Int, fields: [ProgressField] = []) {
         let now = clock()
         latest = ProgressState(label: label, completed: completed, total: total,
-                               elapsed: now - startTime, unit: unit, fields: fields)
+                               elapsed: now - startTime, unit: unit, fields: fields, startCount: startCount)
         let isFinal = total.map { completed >= $0 } ?? false
         let interval = style == .terminal ? Self.terminalRedrawInterval : plainInterval
         if ProgressThrottle.isDue(now: now, lastEmission: lastEmission, interval: interval, isFinal: isFinal) {

@@ -87,7 +87,8 @@ struct TrainingOptions: Sendable {
         let budget = arguments[maxMinutes] * 60
         let stopStep = arguments[stopAtStep]
         let start = Date()
-        let progress = ProgressReporter(label: "train \(trainer.task.modelKind)", total: trainer.settings.steps, unit: "steps")
+        let progress = ProgressReporter(label: "train \(trainer.task.modelKind)", total: trainer.settings.steps, unit: "steps",
+                                        startCount: trainer.step)
         var recentLosses: [Float] = []
         let shouldStop = { (step: Int) -> Bool in
             (budget > 0 && Date().timeIntervalSince(start) >= budget) || (stopStep > 0 && step >= stopStep)

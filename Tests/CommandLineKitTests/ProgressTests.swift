@@ -8,6 +8,20 @@ final class ProgressTests: XCTestCase {
         XCTAssertNil(ProgressFormat.rate(completed: 5, elapsed: 0))
     }
 
+    func testRateOfAResumedRunCountsOnlyItsOwnItems() throws {
+        // Resumed at 5500: 60 more steps in 30 s is 2 per second, and the
+        // 4440 left take 2220 s.
+        XCTAssertEqual(ProgressFormat.rate(completed: 5560, elapsed: 30, startCount: 5500), 2)
+        XCTAssertNil(ProgressFormat.rate(completed: 5500, elapsed: 30, startCount: 5500))
+        let remaining = try XCTUnwrap(
+            ProgressFormat.remainingSeconds(completed: 5560, total: 10000, elapsed: 30, startCount: 5500))
+        XCTAssertEqual(remaining, 2220, accuracy: 1e-9)
+        let state = ProgressState(label: "train", completed: 5560, total: 10000, elapsed: 30, unit: "steps",
+                                  startCount: 5500)
+        XCTAssertEqual(ProgressFormat.plainLine(state),
+                       "train: 5560/10000 steps (55.6%), 2.00 steps/s, elapsed 0:30, ETA 37:00")
+    }
+
     func testRateText() {
         XCTAssertEqual(ProgressFormat.formatRate(3.4137, unit: "steps"), "3.41 steps/s")
         XCTAssertEqual(ProgressFormat.formatRate(42.06, unit: "images"), "42.1 images/s")

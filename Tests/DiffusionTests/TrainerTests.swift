@@ -116,6 +116,15 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    func testSettingDifferencesNameEachChangedValue() {
+        let saved = settings(steps: 100)
+        XCTAssertEqual(saved.differences(from: saved), [])
+        var given = saved
+        given.warmupSteps = 200
+        given.seed = 9
+        XCTAssertEqual(saved.differences(from: given), ["warm-up steps 10 (given 200)", "seed 5 (given 9)"])
+    }
+
     func testCheckpointRotationAndLatestPointer() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

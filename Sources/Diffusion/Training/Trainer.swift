@@ -79,8 +79,10 @@ public final class Trainer {
         // step count may be raised to train further.
         var kept = savedSettings
         kept.steps = settings.steps
-        if kept != settings {
-            warn("resuming with the checkpoint's training settings; the settings given on the command line differ and are ignored (except --steps)")
+        let differences = kept.differences(from: settings)
+        if !differences.isEmpty {
+            warn("resuming with the checkpoint's training settings, which differ from this command's (defaults included): "
+                 + differences.joined(separator: ", ") + "; only the total step count may change on resume")
         }
         settings = kept
         return savedStep

@@ -25,6 +25,25 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var keepCheckpoints = 3
 
     public init() {}
+
+    /// One "name: value (given other)" entry per setting that differs from
+    /// `other`, in a fixed order, for the warning of a resumed run.
+    public func differences(from other: TrainingSettings) -> [String] {
+        let pairs: [(String, String, String)] = [
+            ("steps", "\(steps)", "\(other.steps)"),
+            ("batch size", "\(batchSize)", "\(other.batchSize)"),
+            ("learning rate", "\(learningRate)", "\(other.learningRate)"),
+            ("warm-up steps", "\(warmupSteps)", "\(other.warmupSteps)"),
+            ("minimum learning rate", "\(minimumLearningRate)", "\(other.minimumLearningRate)"),
+            ("weight decay", "\(weightDecay)", "\(other.weightDecay)"),
+            ("gradient clip", "\(gradientClip)", "\(other.gradientClip)"),
+            ("EMA decay", "\(emaDecay)", "\(other.emaDecay)"),
+            ("seed", "\(seed)", "\(other.seed)"),
+            ("checkpoint every", "\(checkpointEvery)", "\(other.checkpointEvery)"),
+            ("checkpoints kept", "\(keepCheckpoints)", "\(other.keepCheckpoints)"),
+        ]
+        return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) (given \($0.2))" }
+    }
 }
 
 /// Progress report of a trainer while it runs.
