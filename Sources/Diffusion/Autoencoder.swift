@@ -105,7 +105,7 @@ public final class Autoencoder: Module {
         h = encoderResidual1(h, embedding: nil, adapter: nil)
         h = encoderDown2(h)
         h = encoderResidual2(h, embedding: nil, adapter: nil)
-        return encoderOut(encoderNorm(h).silu())
+        return encoderOut(encoderNorm.withSiLU(h))
     }
 
     /// Images `[B, 3, R, R]` (about `[-1, 1]`, not clamped) of raw latents.
@@ -119,7 +119,7 @@ public final class Autoencoder: Module {
         h = decoderUp1(h.upsampleNearest2x())
         h = decoderResidual2(h, embedding: nil, adapter: nil)
         h = decoderUp2(h.upsampleNearest2x())
-        return decoderOut(decoderNorm(h).silu())
+        return decoderOut(decoderNorm.withSiLU(h))
     }
 }
 

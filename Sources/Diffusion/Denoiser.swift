@@ -232,6 +232,6 @@ public final class Denoiser: Module {
                 h = upsamplers[step](h.upsampleNearest2x())
             }
         }
-        return convOut(normOut(h).silu())
+        return convOut(normOut.withSiLU(h))
     }
 }

@@ -54,12 +54,12 @@ final class ResidualBlock: Module {
 
     /// `x [B, Cin, H, W]`, `embedding [B, E]` → `[B, Cout, H, W]`.
     func callAsFunction(_ x: Tensor, embedding: Tensor?, adapter: Adapter?) -> Tensor {
-        var h = conv1(norm1(x).silu(), adapter: adapter)
+        var h = conv1(norm1.withSiLU(x), adapter: adapter)
         if let embeddingProjection, let embedding {
             let projected = embeddingProjection(embedding.silu())
             h = h + projected.reshaped([projected.shape[0], projected.shape[1], 1, 1])
         }
-        h = conv2(norm2(h).silu(), adapter: adapter)
+        h = conv2(norm2.withSiLU(h), adapter: adapter)
         return (skip?(x) ?? x) + h
     }
 }

@@ -35,9 +35,9 @@ final class FeatureStage: Module {
 
     /// Maps `[B, C_in, H, W]` to `[B, C_out, ceil(H/2), ceil(W/2)]`.
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = downNorm(down(x)).silu()
+        var h = downNorm.withSiLU(down(x))
         for (convolution, norm) in zip(convolutions, norms) {
-            h = h + norm(convolution(h)).silu()
+            h = h + norm.withSiLU(convolution(h))
         }
         return h
     }

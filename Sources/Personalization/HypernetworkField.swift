@@ -137,9 +137,9 @@ public final class HypernetworkField: Module {
     /// Image features `[1, F]` of a subject: encoder outputs of its latents
     /// `[N, C_z, S, S]`, averaged in a canonical order.
     public func subjectFeatures(_ latents: Tensor) -> Tensor {
-        var h = encoderNorm1(encoder1(latents)).silu()
-        h = encoderNorm2(encoder2(h)).silu()
-        h = encoderNorm3(encoder3(h)).silu()
+        var h = encoderNorm1.withSiLU(encoder1(latents))
+        h = encoderNorm2.withSiLU(encoder2(h))
+        h = encoderNorm3.withSiLU(encoder3(h))
         let features = h.mean(axes: [2, 3])  // [N, F]
         let count = features.shape[0], width = features.shape[1]
         if count == 1 { return features }

@@ -2,6 +2,10 @@ import Foundation
 
 // Activation functions and softmax.
 
+/// √(2/π) and the cubic coefficient of GELU's tanh form.
+private let geluScale: Float = 0.797_884_56
+private let geluCubic: Float = 0.044_715
+
 extension Tensor {
     /// `x · sigmoid(x)`. Written as its own loops rather than through
     /// `unary`: the closure call per element kept the generic map scalar, and
@@ -40,18 +44,44 @@ extension Tensor {
     /// GELU in its tanh form (PyTorch's `approximate="tanh"`):
     /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, within 1e-3 of the
     /// exact `x·Φ(x)`. `tanh(u)` is computed as `1 − 2/(e^{2u} + 1)` with
-    /// `fastExp`, so the loop vectorizes; glibc's `erff` did not.
+    /// `fastExp`, so the loop vectorizes; glibc's `erff` did not. Like
+    /// `silu`, forward and backward are loops of their own, and the backward
+    /// multiplies by the incoming gradient in the same pass.
     public func gelu() -> Tensor {
-        unary("gelu", { x in
-            let u = 0.797_884_56 * (x + 0.044_715 * x * x * x)
-            let t = 1 - 2 / (fastExp(2 * u) + 1)
-            return 0.5 * x * (1 + t)
-        }, derivative: { x, _ in
-            let u = 0.797_884_56 * (x + 0.044_715 * x * x * x)
-            let t = 1 - 2 / (fastExp(2 * u) + 1)
-            let du = 0.797_884_56 * (1 + 3 * 0.044_715 * x * x)
-            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-        })
+        let count = self.count
+        let output = uninitializedFloats(count) { out in
+            data.withUnsafeBufferPointer { input in
+                let x = SharedConstPointer(input.baseAddress!), y = SharedPointer(out)
+                parallelFor(count) { range in
+                    for i in range {
+                        let v = x[i]
+                        let t = 1 - 2 / (fastExp(2 * geluScale * (v + geluCubic * v * v * v)) + 1)
+                        y[i] = 0.5 * v * (1 + t)
+                    }
+                }
+            }
+        }
+        let input = self
+        return Tensor.record("gelu", shape: shape, data: output, inputs: [self]) { outGrad in
+            let grad = uninitializedFloats(count) { out in
+                input.data.withUnsafeBufferPointer { inputBuffer in
+                    outGrad.withUnsafeBufferPointer { dyBuffer in
+                        let x = SharedConstPointer(inputBuffer.baseAddress!)
+                        let dy = SharedConstPointer(dyBuffer.baseAddress!)
+                        let g = SharedPointer(out)
+                        parallelFor(count) { range in
+                            for i in range {
+                                let v = x[i]
+                                let t = 1 - 2 / (fastExp(2 * geluScale * (v + geluCubic * v * v * v)) + 1)
+                                let du = geluScale * (1 + 3 * geluCubic * v * v)
+                                g[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+                            }
+                        }
+                    }
+                }
+            }
+            input.accumulateGrad(grad)
+        }
     }
 
     /// `1 / (1 + e^{-x})`.

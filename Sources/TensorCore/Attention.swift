@@ -27,9 +27,10 @@ extension Tensor {
 
         // Q·Kᵀ and P·V for every (batch, head) pair.
         FlopCounter.addProduct(m: tq, n: tk, k: headWidth, batch: 2 * pairs)
-        // probabilities [B, heads, Tq, Tk]
-        var probabilities = [Float](repeating: 0, count: pairs * tq * tk)
-        var out = [Float](repeating: 0, count: batch * tq * width)
+        // probabilities [B, heads, Tq, Tk]; every element of these outputs
+        // is written by a product below.
+        var probabilities = unzeroedArray(pairs * tq * tk)
+        var out = unzeroedArray(batch * tq * width)
         withPointers(query.data, key.data, value.data) { q, k, v in
             probabilities.withUnsafeMutableBufferPointer { pBuffer in
                 out.withUnsafeMutableBufferPointer { oBuffer in
@@ -59,9 +60,9 @@ extension Tensor {
 
         let savedProbabilities = probabilities
         return record("attention", shape: [batch, tq, width], data: out, inputs: [query, key, value]) { outGrad in
-            var dq = [Float](repeating: 0, count: query.count)
-            var dk = [Float](repeating: 0, count: key.count)
-            var dv = [Float](repeating: 0, count: value.count)
+            var dq = unzeroedArray(query.count)
+            var dk = unzeroedArray(key.count)
+            var dv = unzeroedArray(value.count)
             withPointers(query.data, key.data, value.data) { q, k, v in
                 withPointers(outGrad, savedProbabilities, savedProbabilities) { dO, probs, _ in
                     dq.withUnsafeMutableBufferPointer { dqBuffer in

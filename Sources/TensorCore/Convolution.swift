@@ -14,6 +14,37 @@ struct ConvolutionGeometry {
     var patchSize: Int { inChannels * kernel * kernel }
     /// Columns of the unfolded matrix: `N·Ho·Wo`.
     var columns: Int { batch * outPixels }
+    /// Stride 1 with an output as large as the input (`k = 2p + 1`). Then
+    /// tap `(ky, kx)` reads the input plane shifted by a constant offset, so
+    /// whole planes move in one copy instead of row by row.
+    var keepsSize: Bool { stride == 1 && outHeight == height && outWidth == width }
+}
+
+/// For a size-keeping convolution (`keepsSize`), the part of an output plane
+/// where tap `(ky, kx)` reads the input plane at `out + shift`: output rows
+/// `rows`, and within each row the columns `columns`. The flat range
+/// `copy` (at most `rows`, clamped to the plane) may include columns
+/// outside `columns`, whose values wrap around to a neighbouring row and
+/// must be zeroed or ignored.
+struct ShiftedTap {
+    let shift: Int
+    let rows: Range<Int>
+    let columns: Range<Int>
+    let copy: Range<Int>
+
+    init(_ g: ConvolutionGeometry, ky: Int, kx: Int) {
+        let dy = ky - g.padding, dx = kx - g.padding
+        shift = dy * g.width + dx
+        // Taps wider than the plane leave empty ranges.
+        let firstRow = Swift.min(Swift.max(0, -dy), g.height)
+        rows = firstRow..<Swift.max(firstRow, Swift.min(g.height, g.height - dy))
+        let firstColumn = Swift.min(Swift.max(0, -dx), g.width)
+        columns = firstColumn..<Swift.max(firstColumn, Swift.min(g.width, g.width - dx))
+        let plane = g.height * g.width
+        let lower = Swift.min(Swift.max(rows.lowerBound * g.width, -shift), rows.upperBound * g.width)
+        let upper = Swift.min(rows.upperBound * g.width, plane - shift)
+        copy = lower..<Swift.max(lower, upper)
+    }
 }
 
 /// Unfolds `x [N, C, H, W]` into `cols [C·k·k, N·Ho·Wo]`; taps that fall in
@@ -25,6 +56,20 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ cols: UnsafeM
         for row in rows {
             let c = row / kk, ky = (row % kk) / g.kernel, kx = row % g.kernel
             let rowBase = cs.base + row * g.columns
+            if g.keepsSize {
+                let tap = ShiftedTap(g, ky: ky, kx: kx)
+                let plane = g.height * g.width
+                for n in 0..<g.batch {
+                    let input = xs.base + (n * g.inChannels + c) * plane
+                    let out = rowBase + n * plane
+                    out.update(repeating: 0, count: tap.copy.lowerBound)
+                    (out + tap.copy.lowerBound).update(from: input + tap.copy.lowerBound + tap.shift,
+                                                       count: tap.copy.count)
+                    (out + tap.copy.upperBound).update(repeating: 0, count: plane - tap.copy.upperBound)
+                    zeroOutsideColumns(out, tap, g)
+                }
+                continue
+            }
             for n in 0..<g.batch {
                 let plane = xs.base + (n * g.inChannels + c) * g.height * g.width
                 let out = rowBase + n * g.outPixels
@@ -55,17 +100,36 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ cols: UnsafeM
     }
 }
 
-/// Adjoint of `im2col`: adds every column entry back onto the input pixel it
-/// was read from. `dx` must start zeroed.
-func col2im(_ cols: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ dx: UnsafeMutablePointer<Float>) {
-    let cs = SharedConstPointer(cols), ds = SharedPointer(dx)
+/// Adjoint of `im2col`: sums every column entry onto the input pixel it was
+/// read from, overwriting `dx`. Entries of `cols` that belong to padding
+/// taps may be overwritten with zero.
+func col2im(_ cols: UnsafeMutablePointer<Float>, _ g: ConvolutionGeometry, _ dx: UnsafeMutablePointer<Float>) {
+    let cs = SharedPointer(cols), ds = SharedPointer(dx)
     let kk = g.kernel * g.kernel
     // One channel per task: every row of a channel writes only that channel.
     parallelFor(g.inChannels, cost: kk * g.columns) { channels in
         for c in channels {
+            // Zeroing here, just before the sums, finds the planes in cache.
+            for n in 0..<g.batch {
+                (ds.base + (n * g.inChannels + c) * g.height * g.width).update(repeating: 0, count: g.height * g.width)
+            }
             for tap in 0..<kk {
                 let ky = tap / g.kernel, kx = tap % g.kernel
                 let rowBase = cs.base + (c * kk + tap) * g.columns
+                if g.keepsSize {
+                    // Zero the wrapped columns of the copy range (gradients
+                    // of padding taps, which are discarded), then add the
+                    // whole range onto the shifted plane.
+                    let shifted = ShiftedTap(g, ky: ky, kx: kx)
+                    let plane = g.height * g.width
+                    for n in 0..<g.batch {
+                        let source = rowBase + n * plane
+                        zeroOutsideColumns(source, shifted, g)
+                        let target = ds.base + (n * g.inChannels + c) * plane + shifted.shift
+                        for i in shifted.copy { target[i] += source[i] }
+                    }
+                    continue
+                }
                 for n in 0..<g.batch {
                     let plane = ds.base + (n * g.inChannels + c) * g.height * g.width
                     let source = rowBase + n * g.outPixels
@@ -96,6 +160,18 @@ func col2im(_ cols: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ dx: Unsafe
     }
 }
 
+/// Zeroes, in the output rows of `tap`, the columns outside `tap.columns`.
+@inline(__always)
+private func zeroOutsideColumns(_ plane: UnsafeMutablePointer<Float>, _ tap: ShiftedTap, _ g: ConvolutionGeometry) {
+    let left = tap.columns.lowerBound, right = g.width - tap.columns.upperBound
+    if left == 0 && right == 0 { return }
+    for oy in tap.rows {
+        let row = plane + oy * g.width
+        for x in 0..<left { row[x] = 0 }
+        for x in tap.columns.upperBound..<g.width { row[x] = 0 }
+    }
+}
+
 /// Rearranges `[A, B, P]` to `[B, A, P]` (swaps the two outer axes of
 /// contiguous planes of `P` elements), optionally adding `bias[a]`.
 func swapOuterAxes(
@@ -118,6 +194,14 @@ func swapOuterAxes(
             }
         }
     }
+}
+
+/// Float array of `count` elements with unspecified contents, for outputs
+/// that a GEMM with `beta = 0` overwrites entirely; zeroing them first would
+/// be a wasted pass over memory.
+@inline(__always)
+func unzeroedArray(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
 
 /// Uninitialized Float buffer of `count` elements; every element must be
@@ -207,11 +291,7 @@ extension Tensor {
                     gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.columns, k: g.outChannels,
                          a: w.baseAddress!, b: dy.pointer, c: dcols.pointer)
                 }
-                var grad = [Float](repeating: 0, count: x.count)
-                grad.withUnsafeMutableBufferPointer { gradBuffer in
-                    col2im(dcols.pointer, g, gradBuffer.baseAddress!)
-                }
-                x.accumulateGrad(grad)
+                x.accumulateGrad(uninitializedFloats(x.count) { col2im(dcols.pointer, g, $0) })
             }
         }
     }

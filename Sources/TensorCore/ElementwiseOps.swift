@@ -81,40 +81,135 @@ struct BroadcastPlan {
     }
 }
 
+/// Arithmetic of the broadcast ops that have loops of their own.
+enum BroadcastArithmetic {
+    case add, subtract, multiply
+}
+
+/// One element-wise operation as a static function, so that generic loops
+/// over it are specialized and vectorized.
+private protocol ElementKernel: SendableMetatype {
+    static func apply(_ x: Float, _ y: Float) -> Float
+}
+
+private enum AddKernel: ElementKernel {
+    @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x + y }
+}
+
+private enum SubtractKernel: ElementKernel {
+    @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x - y }
+}
+
+private enum MultiplyKernel: ElementKernel {
+    @inline(__always) static func apply(_ x: Float, _ y: Float) -> Float { x * y }
+}
+
 /// Applies `f` to broadcast pairs of `a` and `b`.
 @inline(__always)
 func broadcastMap(
     _ plan: BroadcastPlan, _ a: [Float], _ b: [Float], _ f: @escaping @Sendable (Float, Float) -> Float
 ) -> [Float] {
+    broadcastRows(plan, a, b) { o, x, y, length, aStep, bStep in
+        if aStep == 1 && bStep == 1 {
+            for j in 0..<length { o[j] = f(x[j], y[j]) }
+        } else if bStep == 0 {
+            let yValue = y[0]
+            for j in 0..<length { o[j] = f(x[j * aStep], yValue) }
+        } else {
+            let xValue = x[0]
+            for j in 0..<length { o[j] = f(xValue, y[j * bStep]) }
+        }
+    }
+}
+
+/// `broadcastMap` for `arithmetic`, with the operation fixed before the
+/// loops so that each loop is a plain vectorizable one.
+func broadcastMap(_ plan: BroadcastPlan, _ a: [Float], _ b: [Float], _ arithmetic: BroadcastArithmetic) -> [Float] {
+    switch arithmetic {
+    case .add: return broadcastKernel(plan, a, b, AddKernel.self)
+    case .subtract: return broadcastKernel(plan, a, b, SubtractKernel.self)
+    case .multiply: return broadcastKernel(plan, a, b, MultiplyKernel.self)
+    }
+}
+
+private func broadcastKernel<Kernel: ElementKernel>(
+    _ plan: BroadcastPlan, _ a: [Float], _ b: [Float], _ kernel: Kernel.Type
+) -> [Float] {
+    broadcastRows(plan, a, b) { o, x, y, length, aStep, bStep in
+        if aStep == 1 && bStep == 1 {
+            for j in 0..<length { o[j] = Kernel.apply(x[j], y[j]) }
+        } else if bStep == 0 {
+            let yValue = y[0]
+            for j in 0..<length { o[j] = Kernel.apply(x[j * aStep], yValue) }
+        } else {
+            let xValue = x[0]
+            for j in 0..<length { o[j] = Kernel.apply(xValue, y[j * bStep]) }
+        }
+    }
+}
+
+/// Runs `row(out, a, b, length, aStep, bStep)` on every row of the plan's
+/// result, split across threads; the pointers point at the row's first
+/// elements.
+@inline(__always)
+private func broadcastRows(
+    _ plan: BroadcastPlan, _ a: [Float], _ b: [Float],
+    _ row: @escaping @Sendable (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, Int) -> Void
+) -> [Float] {
     let count = plan.rowCount * plan.rowLength
-    var out = [Float](repeating: 0, count: count)
-    if count == 0 { return out }
-    out.withUnsafeMutableBufferPointer { outBuffer in
+    if count == 0 { return [] }
+    return uninitializedFloats(count) { outBase in
         a.withUnsafeBufferPointer { aBuffer in
             b.withUnsafeBufferPointer { bBuffer in
-                let o = SharedPointer(outBuffer.baseAddress!)
+                let o = SharedPointer(outBase)
                 let x = SharedConstPointer(aBuffer.baseAddress!)
                 let y = SharedConstPointer(bBuffer.baseAddress!)
-                let length = plan.rowLength
+                let length = plan.rowLength, aStep = plan.aStep, bStep = plan.bStep
                 parallelFor(plan.rowCount, cost: length) { rows in
-                    for row in rows {
-                        let (aOffset, bOffset) = plan.rowOffsets(row)
-                        let base = row * length
-                        if plan.aStep == 1 && plan.bStep == 1 {
-                            for j in 0..<length { o[base + j] = f(x[aOffset + j], y[bOffset + j]) }
-                        } else if plan.bStep == 0 {
-                            let yValue = y[bOffset]
-                            for j in 0..<length { o[base + j] = f(x[aOffset + j * plan.aStep], yValue) }
-                        } else {
-                            let xValue = x[aOffset]
-                            for j in 0..<length { o[base + j] = f(xValue, y[bOffset + j * plan.bStep]) }
-                        }
+                    for index in rows {
+                        let (aOffset, bOffset) = plan.rowOffsets(index)
+                        row(o.base + index * length, x.base + aOffset, y.base + bOffset, length, aStep, bStep)
                     }
                 }
             }
         }
     }
-    return out
+}
+
+/// Sums `values`, laid out like the plan's result, over the axes along which
+/// operand `a` (`towardA`) or `b` was broadcast: the adjoint of
+/// broadcasting. Returns `values` itself when that operand was not
+/// broadcast.
+func sumBroadcast(_ plan: BroadcastPlan, _ values: [Float], towardA: Bool, count: Int) -> [Float] {
+    if count == values.count { return values }
+    var result = [Float](repeating: 0, count: count)
+    let length = plan.rowLength
+    let step = towardA ? plan.aStep : plan.bStep
+    result.withUnsafeMutableBufferPointer { resultBuffer in
+        values.withUnsafeBufferPointer { valueBuffer in
+            let r = resultBuffer.baseAddress!, v = valueBuffer.baseAddress!
+            for row in 0..<plan.rowCount {
+                let offsets = plan.rowOffsets(row)
+                let target = r + (towardA ? offsets.a : offsets.b)
+                let source = v + row * length
+                if step == 1 {
+                    for j in 0..<length { target[j] += source[j] }
+                } else {
+                    var sum: Float = 0
+                    for j in 0..<length { sum += source[j] }
+                    target[0] += sum
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// `values[i] = -values[i]`.
+func negateInPlace(_ values: inout [Float]) {
+    values.withUnsafeMutableBufferPointer { buffer in
+        for i in buffer.indices { buffer[i] = -buffer[i] }
+    }
 }
 
 /// Sums `values(outIndex, aIndex, bIndex)` over the result into a buffer shaped
@@ -204,15 +299,46 @@ extension Tensor {
     }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        binary("add", a, b, { $0 + $1 }, gradA: { _, _ in 1 }, gradB: { _, _ in 1 })
+        linearBinary("add", a, b, bSign: 1)
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        binary("sub", a, b, { $0 - $1 }, gradA: { _, _ in 1 }, gradB: { _, _ in -1 })
+        linearBinary("sub", a, b, bSign: -1)
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        binary("mul", a, b, { $0 * $1 }, gradA: { _, y in y }, gradB: { x, _ in x })
+        let plan = BroadcastPlan(a.shape, b.shape, op: "mul")
+        let data = broadcastMap(plan, a.data, b.data, .multiply)
+        return record("mul", shape: plan.shape, data: data, inputs: [a, b]) { outGrad in
+            // d(a·b)/da = b and d(a·b)/db = a, each summed back over the
+            // axes its operand was broadcast along.
+            if a.requiresGrad {
+                let product = broadcastMap(BroadcastPlan(plan.shape, b.shape, op: "mul"), outGrad, b.data, .multiply)
+                a.accumulateGrad(sumBroadcast(plan, product, towardA: true, count: a.count))
+            }
+            if b.requiresGrad {
+                let product = broadcastMap(BroadcastPlan(plan.shape, a.shape, op: "mul"), outGrad, a.data, .multiply)
+                b.accumulateGrad(sumBroadcast(plan, product, towardA: false, count: b.count))
+            }
+        }
+    }
+
+    /// `a + bSign · b` with broadcasting. The gradient of each operand is the
+    /// incoming gradient summed over its broadcast axes, so no per-element
+    /// derivative is evaluated.
+    private static func linearBinary(_ op: String, _ a: Tensor, _ b: Tensor, bSign: Float) -> Tensor {
+        let plan = BroadcastPlan(a.shape, b.shape, op: op)
+        let data = broadcastMap(plan, a.data, b.data, bSign > 0 ? .add : .subtract)
+        return record(op, shape: plan.shape, data: data, inputs: [a, b]) { outGrad in
+            if a.requiresGrad {
+                a.accumulateGrad(sumBroadcast(plan, outGrad, towardA: true, count: a.count))
+            }
+            if b.requiresGrad {
+                var grad = sumBroadcast(plan, outGrad, towardA: false, count: b.count)
+                if bSign < 0 { negateInPlace(&grad) }
+                b.accumulateGrad(grad)
+            }
+        }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {

@@ -104,3 +104,25 @@ func vectorSquaredDeviation(_ values: UnsafePointer<Float>, _ count: Int, from c
     }
     return total
 }
+
+/// `Σ weights[i] · (values[i] − center)` over `count` values.
+@inline(__always)
+func vectorCenteredDot(
+    _ weights: UnsafePointer<Float>, _ values: UnsafePointer<Float>, _ count: Int, center: Float
+) -> Float {
+    var lanes = SIMD8<Float>(repeating: 0)
+    let centers = SIMD8<Float>(repeating: center)
+    var index = 0
+    while index + 8 <= count {
+        let w = UnsafeRawPointer(weights + index).loadUnaligned(as: SIMD8<Float>.self)
+        let d = UnsafeRawPointer(values + index).loadUnaligned(as: SIMD8<Float>.self) - centers
+        lanes += w * d
+        index += 8
+    }
+    var total = lanes.sum()
+    while index < count {
+        total += weights[index] * (values[index] - center)
+        index += 1
+    }
+    return total
+}

@@ -71,6 +71,11 @@ public final class GroupNorm: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         x.groupNorm(groups: groups, weight: weight, bias: bias, epsilon: epsilon)
     }
+
+    /// `self(x).silu()` as one fused op (`Tensor.groupNormSiLU`).
+    public func withSiLU(_ x: Tensor) -> Tensor {
+        x.groupNormSiLU(groups: groups, weight: weight, bias: bias, epsilon: epsilon)
+    }
 }
 
 /// Layer normalization over the last axis with `weight: [D]` (ones) and

@@ -26,8 +26,16 @@ func batchedGemm(
     a.withUnsafeBufferPointer { aBuffer in
         b.withUnsafeBufferPointer { bBuffer in
             c.withUnsafeMutableBufferPointer { cBuffer in
-                guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress,
-                      let cBase = cBuffer.baseAddress else { return }
+                guard let cBase = cBuffer.baseAddress else { return }
+                guard let aBase = aBuffer.baseAddress, let bBase = bBuffer.baseAddress else {
+                    // An empty operand (k = 0): the products are empty sums.
+                    if beta == 0 {
+                        cBase.update(repeating: 0, count: cBuffer.count)
+                    } else {
+                        for i in 0..<cBuffer.count { cBase[i] *= beta }
+                    }
+                    return
+                }
                 for index in 0..<batch {
                     gemm(
                         transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
@@ -57,19 +65,19 @@ extension Tensor {
             "matmul: inner extents differ, \(shape) times \(other.shape)")
         let batch = shapeElementCount(batchShape)
         FlopCounter.addProduct(m: m, n: n, k: k, batch: batch)
-        var out = [Float](repeating: 0, count: batch * m * n)
+        var out = unzeroedArray(batch * m * n)
         batchedGemm(batch: batch, transposeA: false, transposeB: false, m: m, n: n, k: k, a: data, b: other.data, c: &out)
         let a = self, b = other
         return Tensor.record("matmul", shape: batchShape + [m, n], data: out, inputs: [a, b]) { outGrad in
             if a.requiresGrad {
                 // dA [m, k] = dC [m, n] · Bᵀ
-                var grad = [Float](repeating: 0, count: a.count)
+                var grad = unzeroedArray(a.count)
                 batchedGemm(batch: batch, transposeA: false, transposeB: true, m: m, n: k, k: n, a: outGrad, b: b.data, c: &grad)
                 a.accumulateGrad(grad)
             }
             if b.requiresGrad {
                 // dB [k, n] = Aᵀ · dC [m, n]
-                var grad = [Float](repeating: 0, count: b.count)
+                var grad = unzeroedArray(b.count)
                 batchedGemm(batch: batch, transposeA: true, transposeB: false, m: k, n: n, k: m, a: a.data, b: outGrad, c: &grad)
                 b.accumulateGrad(grad)
             }
@@ -87,9 +95,10 @@ extension Tensor {
         if let bias {
             precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
         }
-        let rows = count / Swift.max(inFeatures, 1)
+        let rows = shape.dropLast().reduce(1, *)
         FlopCounter.addProduct(m: rows, n: outFeatures, k: inFeatures)
-        var out = [Float](repeating: 0, count: rows * outFeatures)
+        // Without a bias the product (beta 0) writes every element.
+        var out = bias == nil ? unzeroedArray(rows * outFeatures) : [Float](repeating: 0, count: rows * outFeatures)
         if let bias {
             for r in 0..<rows {
                 for j in 0..<outFeatures { out[r * outFeatures + j] = bias.data[j] }
@@ -104,13 +113,13 @@ extension Tensor {
         return Tensor.record("linear", shape: Array(shape.dropLast()) + [outFeatures], data: out, inputs: inputs) { outGrad in
             if x.requiresGrad {
                 // dx [rows, in] = dy [rows, out] · W [out, in]
-                var grad = [Float](repeating: 0, count: x.count)
+                var grad = unzeroedArray(x.count)
                 batchedGemm(batch: 1, transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures, a: outGrad, b: weight.data, c: &grad)
                 x.accumulateGrad(grad)
             }
             if weight.requiresGrad {
                 // dW [out, in] = dyᵀ · x
-                var grad = [Float](repeating: 0, count: weight.count)
+                var grad = unzeroedArray(weight.count)
                 batchedGemm(batch: 1, transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows, a: outGrad, b: x.data, c: &grad)
                 weight.accumulateGrad(grad)
             }
@@ -135,7 +144,19 @@ func gemmStrided(
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool = true
 ) {
-    if m == 0 || n == 0 || k == 0 { return }
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        // An empty sum: C = beta · C, and callers may hand in unzeroed C.
+        for row in 0..<m {
+            let cRow = c + row * ldc
+            if beta == 0 {
+                cRow.update(repeating: 0, count: n)
+            } else {
+                for j in 0..<n { cRow[j] *= beta }
+            }
+        }
+        return
+    }
     Threading.ensureConfigured()
     let threads = Threading.threadCount
     let work = m * n * k

@@ -48,31 +48,75 @@ final class KernelTests: XCTestCase {
         for (got, expected) in zip(y.data, reference.data) { XCTAssertEqual(got, expected, accuracy: 1e-3) }
     }
 
+    /// Products over an empty inner axis are empty sums, so they are zero,
+    /// even though output buffers are no longer zeroed before the product.
+    func testProductsOverAnEmptyInnerAxisAreZero() {
+        for _ in 0..<3 {
+            // Leave NaN in freed memory that the next arrays may reuse.
+            var poison = [Float](repeating: .nan, count: 12)
+            poison[0] = .nan
+            _ = poison
+            let product = Tensor(shape: [3, 0], data: []).matmul(Tensor(shape: [0, 4], data: []))
+            XCTAssertEqual(product.shape, [3, 4])
+            XCTAssertEqual(product.data, [Float](repeating: 0, count: 12))
+            let batched = Tensor(shape: [2, 3, 0], data: []).matmul(Tensor(shape: [2, 0, 2], data: []))
+            XCTAssertEqual(batched.data, [Float](repeating: 0, count: 12))
+            let mapped = Tensor(shape: [4, 0], data: []).linear(weight: Tensor(shape: [3, 0], data: []), bias: nil)
+            XCTAssertEqual(mapped.data, [Float](repeating: 0, count: 12))
+        }
+    }
+
+    func testGeluIsCloseToTheExactForm() {
+        let values = stride(from: -6.0, through: 6.0, by: 0.25).map { Float($0) }
+        let output = Tensor(shape: [values.count], data: values).gelu().data
+        for (x, y) in zip(values, output) {
+            let exact = Double(x) * 0.5 * (1 + erf(Double(x) / 2.0.squareRoot()))
+            XCTAssertEqual(Double(y), exact, accuracy: 1e-3, "gelu(\(x))")
+        }
+    }
+
     func testConvolutionMatchesDirectSum() {
+        assertConvolutionMatchesDirectSum(height: 7, width: 6, kernel: 3, stride: 2, padding: 1)
+    }
+
+    /// Size-keeping convolutions take the shifted-plane path of im2col.
+    func testSizeKeepingConvolutionMatchesDirectSum() {
+        assertConvolutionMatchesDirectSum(height: 7, width: 6, kernel: 3, stride: 1, padding: 1)
+        assertConvolutionMatchesDirectSum(height: 4, width: 9, kernel: 5, stride: 1, padding: 2)
+        assertConvolutionMatchesDirectSum(height: 2, width: 3, kernel: 5, stride: 1, padding: 2)
+    }
+
+    private func assertConvolutionMatchesDirectSum(
+        height: Int, width: Int, kernel: Int, stride: Int, padding: Int, file: StaticString = #filePath, line: UInt = #line
+    ) {
         var rng = SeededGenerator(seed: 6)
-        let x = rng.normalTensor([2, 3, 7, 6]), weight = rng.normalTensor([4, 3, 3, 3]), bias = rng.normalTensor([4])
-        let y = x.conv2d(weight: weight, bias: bias, stride: 2, padding: 1)
-        XCTAssertEqual(y.shape, [2, 4, 4, 3])
+        let x = rng.normalTensor([2, 3, height, width]), weight = rng.normalTensor([4, 3, kernel, kernel])
+        let bias = rng.normalTensor([4])
+        let y = x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding)
+        let outHeight = (height + 2 * padding - kernel) / stride + 1
+        let outWidth = (width + 2 * padding - kernel) / stride + 1
+        XCTAssertEqual(y.shape, [2, 4, outHeight, outWidth], file: file, line: line)
         var worst: Float = 0
         for n in 0..<2 {
             for o in 0..<4 {
-                for oy in 0..<4 {
-                    for ox in 0..<3 {
+                for oy in 0..<outHeight {
+                    for ox in 0..<outWidth {
                         var sum = bias.data[o]
                         for c in 0..<3 {
-                            for ky in 0..<3 {
-                                for kx in 0..<3 {
-                                    let iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx
-                                    if iy < 0 || iy >= 7 || ix < 0 || ix >= 6 { continue }
-                                    sum += x.data[((n * 3 + c) * 7 + iy) * 6 + ix] * weight.data[((o * 3 + c) * 3 + ky) * 3 + kx]
+                            for ky in 0..<kernel {
+                                for kx in 0..<kernel {
+                                    let iy = oy * stride - padding + ky, ix = ox * stride - padding + kx
+                                    if iy < 0 || iy >= height || ix < 0 || ix >= width { continue }
+                                    sum += x.data[((n * 3 + c) * height + iy) * width + ix]
+                                        * weight.data[((o * 3 + c) * kernel + ky) * kernel + kx]
                                 }
                             }
                         }
-                        worst = max(worst, abs(sum - y.data[((n * 4 + o) * 4 + oy) * 3 + ox]))
+                        worst = max(worst, abs(sum - y.data[((n * 4 + o) * outHeight + oy) * outWidth + ox]))
                     }
                 }
             }
         }
-        XCTAssertLessThan(worst, 1e-4)
+        XCTAssertLessThan(worst, 1e-4, "kernel \(kernel), stride \(stride), \(height)x\(width)", file: file, line: line)
     }
 }

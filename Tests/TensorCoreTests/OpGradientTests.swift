@@ -29,6 +29,17 @@ final class OpGradientTests: XCTestCase {
         ) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
     }
 
+    func testConv2dSizeKeepingOnNonSquareInputs() {
+        assertGradientsMatch(
+            "conv2d k3 s1 p1 4x6",
+            [randomTensor([2, 2, 4, 6], seed: 21), randomTensor([3, 2, 3, 3], seed: 22), randomTensor([3], seed: 23)]
+        ) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
+        assertGradientsMatch(
+            "conv2d k5 s1 p2 3x5",
+            [randomTensor([1, 2, 3, 5], seed: 24), randomTensor([2, 2, 5, 5], seed: 25), randomTensor([2], seed: 26)]
+        ) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 2) }
+    }
+
     func testConv2dKernel3Stride2() {
         assertGradientsMatch(
             "conv2d k3 s2 p1",
@@ -68,6 +79,34 @@ final class OpGradientTests: XCTestCase {
             "group norm",
             [randomTensor([2, 6, 3, 3], seed: 23), randomTensor([6], seed: 24), randomTensor([6], seed: 25)]
         ) { $0[0].groupNorm(groups: 3, weight: $0[1], bias: $0[2]) }
+    }
+
+    func testGroupNormSiLU() {
+        // 15 elements per channel: the eight-lane sums and their tail.
+        assertGradientsMatch(
+            "group norm + SiLU",
+            [randomTensor([2, 4, 3, 5], seed: 55), randomTensor([4], seed: 56), randomTensor([4], seed: 57)]
+        ) { $0[0].groupNormSiLU(groups: 2, weight: $0[1], bias: $0[2]) }
+    }
+
+    func testFusedGroupNormSiLUEqualsTheTwoOps() {
+        let x = randomTensor([3, 8, 4, 5], seed: 58)
+        x.data = x.data.map { $0 + 20 }  // a large mean, as in unnormalized activations
+        let weight = randomTensor([8], seed: 59), bias = randomTensor([8], seed: 60)
+        let seed = randomTensor([3, 8, 4, 5], seed: 61)
+        func gradients(_ body: (Tensor, Tensor, Tensor) -> Tensor) -> [[Float]] {
+            let inputs = [x, weight, bias].map { Tensor(shape: $0.shape, data: $0.data, requiresGrad: true) }
+            let output = body(inputs[0], inputs[1], inputs[2])
+            output.backward(seed: seed)
+            return [output.data] + inputs.map { $0.grad!.data }
+        }
+        let fused = gradients { $0.groupNormSiLU(groups: 4, weight: $1, bias: $2) }
+        let separate = gradients { $0.groupNorm(groups: 4, weight: $1, bias: $2).silu() }
+        for (name, (a, b)) in zip(["output", "input gradient", "weight gradient", "bias gradient"], zip(fused, separate)) {
+            let scale = max(b.map { abs($0) }.max() ?? 0, 1e-6)
+            let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst / scale, 1e-4, name)
+        }
     }
 
     func testLayerNorm() {
@@ -116,6 +155,13 @@ final class OpGradientTests: XCTestCase {
 
     func testMulBroadcast() {
         assertGradientsMatch("mul", [randomTensor([2, 3, 4], seed: 43), randomTensor([1, 3, 1], seed: 44)]) { $0[0] * $0[1] }
+    }
+
+    func testSameShapeAndLeftBroadcastOperands() {
+        assertGradientsMatch("add same shape", [randomTensor([2, 3], seed: 47), randomTensor([2, 3], seed: 48)]) { $0[0] + $0[1] }
+        assertGradientsMatch("sub left broadcast", [randomTensor([3, 1], seed: 49), randomTensor([2, 3, 4], seed: 50)]) { $0[0] - $0[1] }
+        assertGradientsMatch("mul same shape", [randomTensor([4, 5], seed: 51), randomTensor([4, 5], seed: 52)]) { $0[0] * $0[1] }
+        assertGradientsMatch("mul scalar-like", [randomTensor([1], seed: 53), randomTensor([2, 3], seed: 54)]) { $0[0] * $0[1] }
     }
 
     func testDivBroadcast() {
