@@ -109,11 +109,21 @@ func col2im(_ cols: UnsafeMutablePointer<Float>, _ g: ConvolutionGeometry, _ dx:
     // One channel per task: every row of a channel writes only that channel.
     parallelFor(g.inChannels, cost: kk * g.columns) { channels in
         for c in channels {
-            // Zeroing here, just before the sums, finds the planes in cache.
-            for n in 0..<g.batch {
-                (ds.base + (n * g.inChannels + c) * g.height * g.width).update(repeating: 0, count: g.height * g.width)
+            let plane = g.height * g.width
+            // The centre tap of a size-keeping convolution covers every
+            // pixel unshifted, so it is copied and the others are added.
+            // Otherwise the planes are zeroed here, just before the sums,
+            // which finds them in cache.
+            let centre = g.keepsSize ? g.padding * g.kernel + g.padding : -1
+            if g.keepsSize {
+                let rowBase = cs.base + (c * kk + centre) * g.columns
+                for n in 0..<g.batch {
+                    (ds.base + (n * g.inChannels + c) * plane).update(from: rowBase + n * plane, count: plane)
+                }
+            } else {
+                for n in 0..<g.batch { (ds.base + (n * g.inChannels + c) * plane).update(repeating: 0, count: plane) }
             }
-            for tap in 0..<kk {
+            for tap in 0..<kk where tap != centre {
                 let ky = tap / g.kernel, kx = tap % g.kernel
                 let rowBase = cs.base + (c * kk + tap) * g.columns
                 if g.keepsSize {
@@ -121,7 +131,6 @@ func col2im(_ cols: UnsafeMutablePointer<Float>, _ g: ConvolutionGeometry, _ dx:
                     // of padding taps, which are discarded), then add the
                     // whole range onto the shifted plane.
                     let shifted = ShiftedTap(g, ky: ky, kx: kx)
-                    let plane = g.height * g.width
                     for n in 0..<g.batch {
                         let source = rowBase + n * plane
                         zeroOutsideColumns(source, shifted, g)
@@ -165,10 +174,15 @@ func col2im(_ cols: UnsafeMutablePointer<Float>, _ g: ConvolutionGeometry, _ dx:
 private func zeroOutsideColumns(_ plane: UnsafeMutablePointer<Float>, _ tap: ShiftedTap, _ g: ConvolutionGeometry) {
     let left = tap.columns.lowerBound, right = g.width - tap.columns.upperBound
     if left == 0 && right == 0 { return }
-    for oy in tap.rows {
-        let row = plane + oy * g.width
-        for x in 0..<left { row[x] = 0 }
-        for x in tap.columns.upperBound..<g.width { row[x] = 0 }
+    // Column by column down the rows: runs of one or two elements per row
+    // would otherwise become a memset call each.
+    let first = plane + tap.rows.lowerBound * g.width
+    for x in 0..<g.width where x < left || x >= tap.columns.upperBound {
+        var target = first + x
+        for _ in tap.rows {
+            target.pointee = 0
+            target += g.width
+        }
     }
 }
 
