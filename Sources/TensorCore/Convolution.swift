@@ -210,9 +210,9 @@ func swapOuterAxes(
     }
 }
 
-/// Float array of `count` elements with unspecified contents, for outputs
-/// that a GEMM with `beta = 0` overwrites entirely; zeroing them first would
-/// be a wasted pass over memory.
+/// Returns a Float array of `count` elements with unspecified contents, for
+/// outputs that a GEMM with `beta = 0` overwrites entirely. Zeroing them
+/// first would be a wasted pass over memory.
 @inline(__always)
 func unzeroedArray(_ count: Int) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }

@@ -166,7 +166,9 @@ func gemmStrided(
         return
     }
     let pa = SharedConstPointer(a), pb = SharedConstPointer(b), pc = SharedPointer(c)
-    let splitRows = m >= n || m >= 64 * threads
+    // Each block packs the other operand whole, so split the longer side:
+    // blocks of rows repack op(B) [k, n], blocks of columns repack op(A) [m, k].
+    let splitRows = m >= n
     let extent = splitRows ? m : n
     let chunks = min(threads, extent)
     DispatchQueue.concurrentPerform(iterations: chunks) { chunk in

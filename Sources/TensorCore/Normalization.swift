@@ -17,7 +17,7 @@ struct NormalizationLayout {
     let spatial: Int
 }
 
-/// What follows the affine step of a normalization, fused into its loops.
+/// Activation applied after the affine step of a normalization, fused into its loops.
 enum NormalizationActivation {
     case identity
     /// `z · sigmoid(z)`, as in a U-Net's group norm followed by SiLU.
@@ -137,7 +137,37 @@ func normalizeBackward(
     return (dx, dWeight, dBias)
 }
 
-/// One row of `normalizeBackward`: writes the row of `dx` and the row's
+/// Computes one row of `normalizeBackward` for layer norm, which has one
+/// element per channel, so the loops run over the channels.
+@inline(__always)
+private func normalizeBackwardChannelRow(
+    _ row: Int, _ layout: NormalizationLayout, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    weight: UnsafePointer<Float>, mean mu: Float, inverseStd rstd: Float,
+    dx: UnsafeMutablePointer<Float>, partialWeight: UnsafeMutablePointer<Float>, partialBias: UnsafeMutablePointer<Float>
+) {
+    let base = row * layout.rowLength
+    let input = x + base, incoming = dy + base, target = dx + base
+    let w = weight + (row % layout.groups) * layout.channelsPerRow
+    let rowWeight = partialWeight + row * layout.channelsPerRow, rowBias = partialBias + row * layout.channelsPerRow
+    var sumDxhat: Float = 0
+    var sumDxhatXhat: Float = 0
+    for c in 0..<layout.channelsPerRow {
+        let xhat = (input[c] - mu) * rstd
+        rowWeight[c] = incoming[c] * xhat
+        rowBias[c] = incoming[c]
+        sumDxhat += incoming[c] * w[c]
+        sumDxhatXhat += incoming[c] * w[c] * xhat
+    }
+
+    let meanDxhat = sumDxhat / Float(layout.rowLength)
+    let meanDxhatXhat = sumDxhatXhat / Float(layout.rowLength)
+    for c in 0..<layout.channelsPerRow {
+        let xhat = (input[c] - mu) * rstd
+        target[c] = rstd * (incoming[c] * w[c] - meanDxhat - xhat * meanDxhatXhat)
+    }
+}
+
+/// Computes one row of `normalizeBackward`: the row of `dx` and the row's
 /// per-channel sums for the weight and bias gradients.
 @inline(__always)
 private func normalizeBackwardRow(
@@ -149,27 +179,12 @@ private func normalizeBackwardRow(
     let base = row * layout.rowLength
     let firstChannel = (row % layout.groups) * layout.channelsPerRow
     if layout.spatial == 1 && activation == .identity {
-        // Layer norm: one element per channel, so the loops run over channels.
-        let input = x + base, incoming = dy + base, target = dx + base
-        let w = weight + firstChannel
-        let rowWeight = partialWeight + row * layout.channelsPerRow, rowBias = partialBias + row * layout.channelsPerRow
-        var sumDxhat: Float = 0
-        var sumDxhatXhat: Float = 0
-        for c in 0..<layout.channelsPerRow {
-            let xhat = (input[c] - mu) * rstd
-            rowWeight[c] = incoming[c] * xhat
-            rowBias[c] = incoming[c]
-            sumDxhat += incoming[c] * w[c]
-            sumDxhatXhat += incoming[c] * w[c] * xhat
-        }
-        let meanDxhat = sumDxhat / Float(layout.rowLength)
-        let meanDxhatXhat = sumDxhatXhat / Float(layout.rowLength)
-        for c in 0..<layout.channelsPerRow {
-            let xhat = (input[c] - mu) * rstd
-            target[c] = rstd * (incoming[c] * w[c] - meanDxhat - xhat * meanDxhatXhat)
-        }
+        normalizeBackwardChannelRow(
+            row, layout, x: x, dy: dy, weight: weight, mean: mu, inverseStd: rstd,
+            dx: dx, partialWeight: partialWeight, partialBias: partialBias)
         return
     }
+
     // dz is the gradient at the affine output: dy itself, or dy times the
     // SiLU derivative, kept in dx until the second pass overwrites it.
     let dz: UnsafePointer<Float> = activation == .identity ? dy + base : UnsafePointer(dx + base)
@@ -196,6 +211,7 @@ private func normalizeBackwardRow(
         sumDxhat += sumDz * wc
         sumDxhatXhat += sumDzXhat * wc
     }
+
     let n = Float(layout.rowLength)
     let meanDxhat = sumDxhat / n
     let meanDxhatXhat = sumDxhatXhat / n

@@ -26,8 +26,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
 
     public init() {}
 
-    /// One "name: value (given other)" entry per setting that differs from
-    /// `other`, in a fixed order, for the warning of a resumed run.
+    /// Lists each setting that differs from `other` as "name value (given
+    /// other value)", in a fixed order, for the warning of a resumed run.
     public func differences(from other: TrainingSettings) -> [String] {
         let pairs: [(String, String, String)] = [
             ("steps", "\(steps)", "\(other.steps)"),
