@@ -154,6 +154,38 @@ public func fieldStepCosine(
     return total / Double(max(count, 1))
 }
 
+/// Agreement that draw noise allows: the mean cosine between two independent
+/// `draws`-draw gradients at the field's adapter, over the given subjects and
+/// states. A field whose step equalled the mean gradient would score about
+/// the square root of this in `fieldStepCosine`, because that compares it
+/// with one noisy estimate.
+public func gradientEstimateCosine(
+    field: HypernetworkField, denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents],
+    states: [Int], draws: Int, seed: UInt64 = 13
+) -> Double {
+    var rng = SeededGenerator(seed: seed)
+    var total = 0.0
+    var count = 0
+    for subject in subjects {
+        let features = GradMode.withoutGradients { field.subjectFeatures(subject.latents) }
+        for state in states {
+            let here = GradMode.withoutGradients { field.adapter(features: features, state: Double(state)) }
+            var estimates: [[Float]] = []
+            for _ in 0..<2 {
+                let (latents, drawSet) = subjectLossBatch(
+                    subject, count: draws, timestepRange: 0..<schedule.timesteps, rng: &rng)
+                let (_, gradient) = adapterGradient(
+                    denoiser: denoiser, schedule: schedule, subject: subject, adapter: here, latents: latents,
+                    draws: drawSet)
+                estimates.append(AdapterMath.flatten(gradient))
+            }
+            total += AdapterMath.cosine(estimates[0], estimates[1])
+            count += 1
+        }
+    }
+    return total / Double(max(count, 1))
+}
+
 /// Root mean square of one adapter element of the loss gradient at
 /// `initial`, over `subjects` with `draws` draws each: the field's `γ`.
 public func measureGradientScale(

@@ -25,7 +25,9 @@ struct TrainFieldCommand: Command {
         single-image one. Every --diagnose-every steps the log shows the mean \
         cosine between the field's step and a low-noise gradient (many draws) \
         on fixed training subjects: that cosine, not the loss value, shows \
-        whether the field is learning.
+        whether the field is learning. Before the first one, the log gives the \
+        cosine a step equal to the mean gradient would reach, since two \
+        gradients from independent draws never agree exactly.
 
           hyperfield train-field --steps 3000 --max-minutes 60
         """
@@ -101,8 +103,20 @@ struct TrainFieldCommand: Command {
         let trainer = Trainer(task: task, settings: settings, store: CheckpointStore(folder: runFolder, keep: settings.keepCheckpoints))
 
         let every = arguments[diagnoseEvery]
+        var noiseLogged = false
         let finished = try training.train(trainer, arguments, logger: logger) { step in
             guard every > 0, step % every == 0 else { return }
+            if !noiseLogged {
+                // The scale against which the step cosines are read, measured
+                // once the weights are loaded or resumed.
+                noiseLogged = true
+                let agreement = gradientEstimateCosine(
+                    field: field, denoiser: base.denoiser, schedule: base.schedule, subjects: diagnosticSubjects,
+                    states: [0, configuration.totalSteps / 2], draws: 64)
+                logger.info(String(
+                    format: "draw noise: two independent 64-draw gradient steps agree with cosine %.3f, so a field step equal to the mean gradient would score about %.3f",
+                    agreement, max(agreement, 0).squareRoot()))
+            }
             // The raw weights move with every noisy step; the moving average
             // is what gets saved, so both are shown.
             let cosine = { fieldStepCosine(

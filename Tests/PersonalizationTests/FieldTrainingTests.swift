@@ -30,6 +30,21 @@ final class FieldTrainingTests: XCTestCase {
         return total / Float(count)
     }
 
+    func testGradientEstimatesAgreeMoreWithMoreDraws() {
+        let denoiser = tinyDenoiser()
+        let field = HypernetworkField(tinyFieldConfiguration(denoiser), seed: 1)
+        let subjects = (0..<3).map { tinySubject($0) }
+        func agreement(_ draws: Int) -> Double {
+            gradientEstimateCosine(
+                field: field, denoiser: denoiser, schedule: NoiseSchedule(), subjects: subjects, states: [0, 10],
+                draws: draws)
+        }
+        let few = agreement(2), many = agreement(64)
+        XCTAssertGreaterThan(many, few, "2 draws: \(few), 64 draws: \(many)")
+        XCTAssertGreaterThan(many, 0.5)
+        XCTAssertLessThanOrEqual(many, 1.0001)
+    }
+
     func testTinyFieldLearnsAndTracksGradientDescent() throws {
         let denoiser = tinyDenoiser()
         var configuration = tinyFieldConfiguration(denoiser)
