@@ -75,6 +75,23 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Without gradients the convolution runs a few samples at a time; the
+    /// batch here is large enough to take three blocks.
+    func testInferenceConvolutionEqualsRecordedOne() {
+        var rng = SeededGenerator(seed: 8)
+        let x = rng.normalTensor([32, 8, 16, 16]), weight = rng.normalTensor([5, 8, 3, 3]), bias = rng.normalTensor([5])
+        XCTAssertGreaterThan(x.shape[0] * 8 * 9 * 16 * 16, 2 * convolutionChunkElements)
+        for (stride, withBias) in [(1, true), (2, false)] {
+            let recorded = x.conv2d(weight: weight, bias: withBias ? bias : nil, stride: stride, padding: 1)
+            let inferred = GradMode.withoutGradients {
+                x.conv2d(weight: weight, bias: withBias ? bias : nil, stride: stride, padding: 1)
+            }
+            XCTAssertEqual(inferred.shape, recorded.shape)
+            let worst = zip(inferred.data, recorded.data).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-4, "stride \(stride)")
+        }
+    }
+
     func testConvolutionMatchesDirectSum() {
         assertConvolutionMatchesDirectSum(height: 7, width: 6, kernel: 3, stride: 2, padding: 1)
     }
