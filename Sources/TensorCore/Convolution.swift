@@ -48,14 +48,19 @@ struct ShiftedTap {
 }
 
 /// Unfolds `x [N, C, H, W]` into `cols [C·k·k, N·Ho·Wo]`; taps that fall in
-/// the padding read zero.
-func im2col(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ cols: UnsafeMutablePointer<Float>) {
+/// the padding read zero. Rows of `cols` start `rowStride` elements apart
+/// (by default `N·Ho·Wo`), so a block of samples can fill its columns of a
+/// larger matrix.
+func im2col(
+    _ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, _ cols: UnsafeMutablePointer<Float>, rowStride: Int? = nil
+) {
     let xs = SharedConstPointer(x), cs = SharedPointer(cols)
     let kk = g.kernel * g.kernel
+    let stride = rowStride ?? g.columns
     parallelFor(g.patchSize, cost: g.columns) { rows in
         for row in rows {
             let c = row / kk, ky = (row % kk) / g.kernel, kx = row % g.kernel
-            let rowBase = cs.base + row * g.columns
+            let rowBase = cs.base + row * stride
             if g.keepsSize {
                 let tap = ShiftedTap(g, ky: ky, kx: kx)
                 let plane = g.height * g.width
@@ -210,34 +215,58 @@ func swapOuterAxes(
     }
 }
 
-/// Elements of the unfolded input per block in `convolveInChunks`: 1 MiB,
+/// Elements of the unfolded input per block in `convolveInBlocks`: 1 MiB,
 /// the L2 cache of one core of the AMD EPYC it was tuned on. Blocks of
 /// 256 KiB sampled slower there, and 512 KiB about as fast.
 let convolutionChunkElements = 1 << 18
 
-/// Forward convolution a few samples at a time, so that each block of the
-/// unfolded input is still in cache when the product reads it. Only for
-/// inference, because the weight gradient needs the whole unfolded input.
-func convolveInChunks(
+extension ConvolutionGeometry {
+    /// The same convolution over `count` samples.
+    func withBatch(_ count: Int) -> ConvolutionGeometry {
+        ConvolutionGeometry(
+            batch: count, inChannels: inChannels, height: height, width: width, outChannels: outChannels,
+            kernel: kernel, stride: stride, padding: padding, outHeight: outHeight, outWidth: outWidth)
+    }
+
+    /// Samples per block, so that a block's unfolded input has at most
+    /// `convolutionChunkElements` elements (and at least one sample).
+    var samplesPerBlock: Int {
+        Swift.max(1, Swift.min(batch, convolutionChunkElements / Swift.max(patchSize * outPixels, 1)))
+    }
+
+    /// Calls `body(firstSample, block)` for consecutive blocks of samples.
+    func forEachBlock(_ body: (Int, ConvolutionGeometry) -> Void) {
+        let size = samplesPerBlock
+        var start = 0
+        while start < batch {
+            let count = Swift.min(size, batch - start)
+            body(start, withBatch(count))
+            start += count
+        }
+    }
+}
+
+/// Forward convolution a block of samples at a time, so that each block of
+/// the unfolded input is still in cache when the product reads it. With
+/// `keeping`, the blocks fill that whole `[C·k·k, N·Ho·Wo]` matrix for the
+/// weight gradient. Without it they share one block-sized buffer.
+func convolveInBlocks(
     _ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    out: UnsafeMutablePointer<Float>
+    out: UnsafeMutablePointer<Float>, keeping cols: UnsafeMutablePointer<Float>? = nil
 ) {
-    let perSample = g.patchSize * g.outPixels
-    let chunk = Swift.max(1, Swift.min(g.batch, convolutionChunkElements / Swift.max(perSample, 1)))
-    let cols = ScratchBuffer.acquire(perSample * chunk)
-    let product = ScratchBuffer.acquire(g.outChannels * g.outPixels * chunk)
-    var start = 0
-    while start < g.batch {
-        let count = Swift.min(chunk, g.batch - start)
-        let part = ConvolutionGeometry(
-            batch: count, inChannels: g.inChannels, height: g.height, width: g.width, outChannels: g.outChannels,
-            kernel: g.kernel, stride: g.stride, padding: g.padding, outHeight: g.outHeight, outWidth: g.outWidth)
-        im2col(x + start * g.inChannels * g.height * g.width, part, cols.pointer)
-        gemm(transposeA: false, transposeB: false, m: g.outChannels, n: part.columns, k: g.patchSize,
-             a: weight, b: cols.pointer, c: product.pointer)
+    let blockColumns = g.samplesPerBlock * g.outPixels
+    let scratch = cols == nil ? ScratchBuffer.acquire(g.patchSize * blockColumns) : nil
+    let product = ScratchBuffer.acquire(g.outChannels * blockColumns)
+    g.forEachBlock { start, block in
+        let unfolded = cols.map { $0 + start * g.outPixels } ?? scratch!.pointer
+        let rowStride = cols == nil ? block.columns : g.columns
+        im2col(x + start * g.inChannels * g.height * g.width, block, unfolded, rowStride: rowStride)
+        // product [O, block columns] = W [O, C·k·k] · unfolded block
+        gemmStrided(
+            transposeA: false, transposeB: false, m: g.outChannels, n: block.columns, k: g.patchSize,
+            a: weight, lda: g.patchSize, b: unfolded, ldb: rowStride, c: product.pointer, ldc: block.columns)
         swapOuterAxes(product.pointer, out + start * g.outChannels * g.outPixels,
-                      outer: g.outChannels, inner: count, plane: g.outPixels, bias: bias)
-        start += count
+                      outer: g.outChannels, inner: block.batch, plane: g.outPixels, bias: bias)
     }
 }
 
@@ -293,10 +322,10 @@ extension Tensor {
                     weight.data.withUnsafeBufferPointer { w in
                         if let bias {
                             bias.data.withUnsafeBufferPointer { b in
-                                convolveInChunks(x.baseAddress!, g, weight: w.baseAddress!, bias: b.baseAddress!, out: pointer)
+                                convolveInBlocks(x.baseAddress!, g, weight: w.baseAddress!, bias: b.baseAddress!, out: pointer)
                             }
                         } else {
-                            convolveInChunks(x.baseAddress!, g, weight: w.baseAddress!, bias: nil, out: pointer)
+                            convolveInBlocks(x.baseAddress!, g, weight: w.baseAddress!, bias: nil, out: pointer)
                         }
                     }
                 }
@@ -305,21 +334,19 @@ extension Tensor {
         }
         // cols [C·k·k, N·Ho·Wo], kept for the weight gradient.
         let cols = ScratchBuffer.acquire(g.patchSize * g.columns)
-        data.withUnsafeBufferPointer { im2col($0.baseAddress!, g, cols.pointer) }
-        // product [O, N·Ho·Wo] = W [O, C·k·k] · cols
-        let product = ScratchBuffer.acquire(g.outChannels * g.columns)
-        weight.data.withUnsafeBufferPointer { w in
-            gemm(transposeA: false, transposeB: false, m: g.outChannels, n: g.columns, k: g.patchSize,
-                 a: w.baseAddress!, b: cols.pointer, c: product.pointer)
-        }
-        // out [N, O, Ho·Wo]
         let out = uninitializedFloats(g.batch * g.outChannels * g.outPixels) { pointer in
-            if let bias {
-                bias.data.withUnsafeBufferPointer { b in
-                    swapOuterAxes(product.pointer, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels, bias: b.baseAddress!)
+            data.withUnsafeBufferPointer { x in
+                weight.data.withUnsafeBufferPointer { w in
+                    if let bias {
+                        bias.data.withUnsafeBufferPointer { b in
+                            convolveInBlocks(x.baseAddress!, g, weight: w.baseAddress!, bias: b.baseAddress!,
+                                             out: pointer, keeping: cols.pointer)
+                        }
+                    } else {
+                        convolveInBlocks(x.baseAddress!, g, weight: w.baseAddress!, bias: nil, out: pointer,
+                                         keeping: cols.pointer)
+                    }
                 }
-            } else {
-                swapOuterAxes(product.pointer, pointer, outer: g.outChannels, inner: g.batch, plane: g.outPixels)
             }
         }
 
@@ -346,13 +373,22 @@ extension Tensor {
                 bias.accumulateGrad(grad)
             }
             if x.requiresGrad {
-                // dcols [C·k·k, N·Ho·Wo] = Wᵀ · dy, folded back onto the input.
-                let dcols = ScratchBuffer.acquire(g.patchSize * g.columns)
-                weight.data.withUnsafeBufferPointer { w in
-                    gemm(transposeA: true, transposeB: false, m: g.patchSize, n: g.columns, k: g.outChannels,
-                         a: w.baseAddress!, b: dy.pointer, c: dcols.pointer)
+                // dcols [C·k·k, block columns] = Wᵀ · dy, folded back onto the
+                // input a block of samples at a time, while it is in cache.
+                let dcols = ScratchBuffer.acquire(g.patchSize * g.samplesPerBlock * g.outPixels)
+                let grad = uninitializedFloats(x.count) { dx in
+                    weight.data.withUnsafeBufferPointer { w in
+                        g.forEachBlock { start, block in
+                            gemmStrided(
+                                transposeA: true, transposeB: false, m: g.patchSize, n: block.columns,
+                                k: g.outChannels, a: w.baseAddress!, lda: g.patchSize,
+                                b: dy.pointer + start * g.outPixels, ldb: g.columns,
+                                c: dcols.pointer, ldc: block.columns)
+                            col2im(dcols.pointer, block, dx + start * g.inChannels * g.height * g.width)
+                        }
+                    }
                 }
-                x.accumulateGrad(uninitializedFloats(x.count) { col2im(dcols.pointer, g, $0) })
+                x.accumulateGrad(grad)
             }
         }
     }
