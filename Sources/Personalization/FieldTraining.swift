@@ -154,9 +154,9 @@ public func fieldStepCosine(
     return total / Double(max(count, 1))
 }
 
-/// Agreement that draw noise allows: the mean cosine between two independent
-/// `draws`-draw gradients at the field's adapter, over the given subjects and
-/// states. A field whose step equalled the mean gradient would score about
+/// Measures the agreement that draw noise allows: the mean cosine between two
+/// independent `draws`-draw gradients at the field's adapter, over the given
+/// subjects and states. A field whose step equalled the mean gradient would score about
 /// the square root of this in `fieldStepCosine`, because that compares it
 /// with one noisy estimate.
 public func gradientEstimateCosine(

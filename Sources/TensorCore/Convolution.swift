@@ -221,7 +221,7 @@ func swapOuterAxes(
 let convolutionChunkElements = 1 << 18
 
 extension ConvolutionGeometry {
-    /// The same convolution over `count` samples.
+    /// Returns the same convolution over `count` samples.
     func withBatch(_ count: Int) -> ConvolutionGeometry {
         ConvolutionGeometry(
             batch: count, inChannels: inChannels, height: height, width: width, outChannels: outChannels,
@@ -246,7 +246,7 @@ extension ConvolutionGeometry {
     }
 }
 
-/// Forward convolution a block of samples at a time, so that each block of
+/// Computes the forward convolution a block of samples at a time, so that each block of
 /// the unfolded input is still in cache when the product reads it. With
 /// `keeping`, the blocks fill that whole `[C·k·k, N·Ho·Wo]` matrix for the
 /// weight gradient. Without it they share one block-sized buffer.
