@@ -16,6 +16,9 @@ from torch import nn
 
 from diffusion import denoising_loss, stratified_draws
 
+# Phase of the state embedding's fastest sinusoid at s = S.
+STATE_PHASE_RANGE = 4.0
+
 
 @dataclass
 class Slot:
@@ -53,7 +56,7 @@ class FieldConfiguration:
     rank: int = 4
     alpha: float = 4.0
     total_steps: int = 400
-    learning_rate: float = 1.0
+    learning_rate: float = 30.0
     gradient_scale: float = 1.0
     latent_channels: int = 4
     encoder_channels: list = field(default_factory=lambda: [64, 128, 128])
@@ -170,7 +173,9 @@ class HypernetworkField(nn.Module):
         """Embed `s / S` as sinusoids through a two-layer MLP: `[1, D]`."""
         width = self.configuration.width
         half = width // 2
-        position = 1000 * state / self.configuration.total_steps
+        # The fastest sinusoid turns by STATE_PHASE_RANGE radians over the
+        # whole trajectory, as `HypernetworkField.statePhaseRange` in Swift.
+        position = STATE_PHASE_RANGE * state / self.configuration.total_steps
         frequencies = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float64) / half)
         angles = position * frequencies
         sinusoid = torch.cat([torch.sin(angles), torch.cos(angles)]).to(torch.float32)[None, :]
