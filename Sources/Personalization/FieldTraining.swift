@@ -14,8 +14,9 @@ import TensorCore
 ///    adapter elements, with `γ` the field's gradient scale, so that a field
 ///    that predicts no step scores about 1.
 ///
-/// Gradients reach the field through both `H(X, s+1)` and `H(X, s)`. The
-/// denoiser is frozen.
+/// With `StepTarget.bothStates` gradients reach the field through both
+/// `H(X, s+1)` and `H(X, s)`; with `.nextStateOnly`, only through
+/// `H(X, s+1)`. The denoiser is frozen.
 public final class FieldTrainingTask: TrainingTask {
     public let field: HypernetworkField
     public let denoiser: Denoiser
@@ -25,6 +26,8 @@ public final class FieldTrainingTask: TrainingTask {
     public var drawsPerSubject: Int
     /// Most images of a subject given to the field as `X` in one step.
     public var maxInputImages: Int
+    /// Which of the two states the step loss trains.
+    public var stepTarget = StepTarget.bothStates
     public var timestepRange: Range<Int>
     public var modelMetadata: [String: String]
     /// `‖target‖²` of the last step, for the relative loss in logs.
@@ -84,22 +87,38 @@ public final class FieldTrainingTask: TrainingTask {
             let subject = drawSubject(rng: &rng)
             let state = Double(rng.integer(in: 0..<totalSteps))
             let features = field.subjectFeatures(inputImages(subject, rng: &rng))
-            let here = field.adapter(features: features, state: state)
+            var here = field.adapter(features: features, state: state)
             let next = field.adapter(features: features, state: state + 1)
+            if stepTarget == .nextStateOnly { here = here.detached() }
 
             // The gradient step at the field's own prediction, a constant.
             let (latents, draws) = subjectLossBatch(subject, count: drawsPerSubject, timestepRange: timestepRange, rng: &rng)
             let (_, gradient) = adapterGradient(
                 denoiser: denoiser, schedule: schedule, subject: subject, adapter: here, latents: latents, draws: draws)
 
-            let subjectLoss = stepLoss(
+            var subjectLoss = stepLoss(
                 here: here, next: next, gradient: gradient, learningRate: eta, gradientScale: field.configuration.gradientScale)
+            if stepTarget == .nextStateOnly {
+                // H(X, s+1) = θ_0 + (s+1)·η·γ·Δ̂, so this is the squared error of
+                // Δ̂(X, s+1) itself, in the same units at every state.
+                subjectLoss = subjectLoss * (1 / Float((state + 1) * (state + 1)))
+            }
             targetSquaredNorm += AdapterMath.flatten(gradient).reduce(0) { $0 + $1 * $1 }
             total = total.map { $0 + subjectLoss } ?? subjectLoss
         }
         lastTargetSquaredNorm = targetSquaredNorm / Float(batchSize)
         return total! * (1 / Float(batchSize))
     }
+}
+
+/// Which states of the field the step loss trains.
+public enum StepTarget: String, CaseIterable, Sendable {
+    /// Gradients flow through both `H(X, s)` and `H(X, s+1)`.
+    case bothStates = "both"
+    /// `H(X, s)` is a constant target and the loss is divided by `(s+1)²`,
+    /// so each step regresses `Δ̂(X, s+1)` onto the current state plus one
+    /// gradient step, with every state weighted alike.
+    case nextStateOnly = "next"
 }
 
 /// `‖(next − here) + η·g‖² / (η·γ)²`, averaged over every adapter element:
@@ -124,40 +143,72 @@ public func stepLoss(
     return sum! * (1 / Float(max(elements, 1)))
 }
 
-/// How well the field's steps point the way gradient descent goes: the mean
-/// cosine between `H(X, s+1) − H(X, s)` and `−η·g`, with `g` a low-noise
-/// gradient (many draws averaged) at `H(X, s)`, over the given subjects and
-/// states. The loss value alone shows little, because most of a one-batch
-/// gradient is draw noise.
-public func fieldStepCosine(
+/// Cosines that show how well the field's steps point the way gradient
+/// descent goes (see `fieldStepAgreement`).
+public struct FieldStepAgreement: Sendable {
+    /// Mean cosine between each subject's field step and its own gradient step.
+    public var withOwnGradient: Double
+    /// Mean cosine between each field step and the mean gradient step of the
+    /// subjects at the same state.
+    public var withMeanGradient: Double
+    /// Mean cosine between each subject's gradient step and the mean of the
+    /// other subjects' at the same state: how much of the direction subjects
+    /// share, so how far a field that ignored the images could get.
+    public var sharedByGradients: Double
+}
+
+/// How well the field's steps point the way gradient descent goes: cosines
+/// between `H(X, s+1) − H(X, s)` and `−η·g`, with `g` a low-noise gradient
+/// (many draws averaged) at `H(X, s)`, over the given subjects and states.
+/// The loss value alone shows little, because most of a one-batch gradient
+/// is draw noise.
+public func fieldStepAgreement(
     field: HypernetworkField, denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents],
     states: [Int], draws: Int, seed: UInt64 = 7
-) -> Double {
+) -> FieldStepAgreement {
     var rng = SeededGenerator(seed: seed)
-    var total = 0.0
-    var count = 0
+    // steps[state][subject] and descents[state][subject], flattened.
+    var steps = [[[Float]]](repeating: [], count: states.count)
+    var descents = [[[Float]]](repeating: [], count: states.count)
     for subject in subjects {
         let features = GradMode.withoutGradients { field.subjectFeatures(subject.latents) }
-        for state in states {
+        for (index, state) in states.enumerated() {
             let (here, next) = GradMode.withoutGradients {
                 (field.adapter(features: features, state: Double(state)), field.adapter(features: features, state: Double(state + 1)))
             }
             let (latents, drawSet) = subjectLossBatch(subject, count: draws, timestepRange: 0..<schedule.timesteps, rng: &rng)
             let (_, gradient) = adapterGradient(
                 denoiser: denoiser, schedule: schedule, subject: subject, adapter: here, latents: latents, draws: drawSet)
-            let step = AdapterMath.subtract(AdapterMath.flatten(next), AdapterMath.flatten(here))
-            let descent = AdapterMath.flatten(gradient).map { -$0 }
-            total += AdapterMath.cosine(step, descent)
-            count += 1
+            steps[index].append(AdapterMath.subtract(AdapterMath.flatten(next), AdapterMath.flatten(here)))
+            descents[index].append(AdapterMath.flatten(gradient).map { -$0 })
         }
     }
-    return total / Double(max(count, 1))
+
+    var own = 0.0, withMean = 0.0, shared = 0.0
+    var count = 0, sharedCount = 0
+    for index in states.indices {
+        let total = descents[index].reduce([Float](repeating: 0, count: descents[index].first?.count ?? 0)) {
+            zip($0, $1).map { $0 + $1 }
+        }
+        for (step, descent) in zip(steps[index], descents[index]) {
+            own += AdapterMath.cosine(step, descent)
+            withMean += AdapterMath.cosine(step, total)
+            count += 1
+            if descents[index].count > 1 {
+                shared += AdapterMath.cosine(descent, AdapterMath.subtract(total, descent))
+                sharedCount += 1
+            }
+        }
+    }
+    return FieldStepAgreement(
+        withOwnGradient: own / Double(max(count, 1)), withMeanGradient: withMean / Double(max(count, 1)),
+        sharedByGradients: shared / Double(max(sharedCount, 1)))
 }
 
 /// Measures the agreement that draw noise allows: the mean cosine between two
 /// independent `draws`-draw gradients at the field's adapter, over the given
 /// subjects and states. A field whose step equalled the mean gradient would score about
-/// the square root of this in `fieldStepCosine`, because that compares it
+/// the square root of this in `fieldStepAgreement`, because that compares it
 /// with one noisy estimate.
 public func gradientEstimateCosine(
     field: HypernetworkField, denoiser: Denoiser, schedule: NoiseSchedule, subjects: [SubjectLatents],

@@ -46,11 +46,14 @@ struct TrainFieldCommand: Command {
     let maxInputImages = Option.integer("max-input-images", default: 4, unit: "images", minimum: 1, help: "most images of a subject given to the field in one step")
     let width = Option.integer("width", default: 128, unit: "features", minimum: 8, help: "width of the field's slot tokens")
     let layers = Option.integer("layers", default: 2, unit: "layers", minimum: 1, help: "transformer layers over the slot tokens")
+    let stepTarget = Option<StepTarget>.choice(
+        "step-target", default: .bothStates,
+        help: "states the step loss trains: both (gradients through H(X, s) and H(X, s+1)) or next (H(X, s) a constant target, loss divided by (s+1)², so every state weighs alike)")
     let diagnoseEvery = Option.integer("diagnose-every", default: 250, unit: "steps", minimum: 0, help: "steps between cosine diagnostics; 0 turns them off")
 
     var options: [any CommandOption] {
         training.all + [output, autoencoderPath, denoiserPath, rank, alpha, totalSteps, eta, draws, maxInputImages,
-                        width, layers, diagnoseEvery]
+                        width, layers, stepTarget, diagnoseEvery]
     }
 
     func run(_ arguments: ParsedArguments) throws {
@@ -98,7 +101,9 @@ struct TrainFieldCommand: Command {
                 "data_manifest_sha256": manifestHash, "autoencoder_sha256": autoencoderHash,
                 "denoiser_sha256": denoiserHash, "training_command": invokedCommandLine(),
                 "batch_size": String(settings.batchSize), "draws_per_subject": String(arguments[draws]),
+                "step_target": arguments[stepTarget].rawValue,
             ])
+        task.stepTarget = arguments[stepTarget]
         let runFolder = URL(fileURLWithPath: arguments[training.runFolder])
         let trainer = Trainer(task: task, settings: settings, store: CheckpointStore(folder: runFolder, keep: settings.keepCheckpoints))
 
@@ -110,23 +115,24 @@ struct TrainFieldCommand: Command {
                 // The scale against which the step cosines are read, measured
                 // once the weights are loaded or resumed.
                 noiseLogged = true
-                let agreement = gradientEstimateCosine(
+                let noiseAgreement = gradientEstimateCosine(
                     field: field, denoiser: base.denoiser, schedule: base.schedule, subjects: diagnosticSubjects,
                     states: [0, configuration.totalSteps / 2], draws: 64)
                 logger.info(String(
                     format: "draw noise: two independent 64-draw gradient steps agree with cosine %.3f, so a field step equal to the mean gradient would score about %.3f",
-                    agreement, max(agreement, 0).squareRoot()))
+                    noiseAgreement, max(noiseAgreement, 0).squareRoot()))
             }
             // The raw weights move with every noisy step; the moving average
             // is what gets saved, so both are shown.
-            let cosine = { fieldStepCosine(
+            let agreement = { fieldStepAgreement(
                 field: field, denoiser: base.denoiser, schedule: base.schedule, subjects: diagnosticSubjects,
                 states: [0, configuration.totalSteps / 2], draws: 64) }
-            let raw = cosine()
-            let averaged = (try? trainer.withAverages(cosine)) ?? raw
+            let raw = agreement()
+            let averaged = (try? trainer.withAverages(agreement)) ?? raw
             logger.info(String(
-                format: "step %d: cosine of the field's step with a 64-draw gradient step: %.3f (moving average of the weights: %.3f)",
-                step, raw, averaged))
+                format: "step %d: cosine of the field's step with a 64-draw gradient step: %.3f (moving average of the weights: %.3f); with the subjects' mean gradient step: %.3f (%.3f); the subjects' gradients share their direction with cosine %.3f",
+                step, raw.withOwnGradient, averaged.withOwnGradient, raw.withMeanGradient, averaged.withMeanGradient,
+                averaged.sharedByGradients))
         }
         guard finished else { return }
 
