@@ -220,6 +220,10 @@ func swapOuterAxes(
 /// 256 KiB sampled slower there, and 512 KiB about as fast.
 let convolutionChunkElements = 1 << 18
 
+/// Fewest columns of a block's product, even past the cache size: narrower
+/// products split across two threads ran slower than unblocked ones.
+let convolutionMinimumBlockColumns = 1024
+
 extension ConvolutionGeometry {
     /// Returns the same convolution over `count` samples.
     func withBatch(_ count: Int) -> ConvolutionGeometry {
@@ -231,7 +235,9 @@ extension ConvolutionGeometry {
     /// Samples per block, so that a block's unfolded input has at most
     /// `convolutionChunkElements` elements (and at least one sample).
     var samplesPerBlock: Int {
-        Swift.max(1, Swift.min(batch, convolutionChunkElements / Swift.max(patchSize * outPixels, 1)))
+        let byCache = convolutionChunkElements / Swift.max(patchSize * outPixels, 1)
+        let byWidth = (convolutionMinimumBlockColumns + outPixels - 1) / Swift.max(outPixels, 1)
+        return Swift.max(1, Swift.min(batch, Swift.max(byCache, byWidth)))
     }
 
     /// Calls `body(firstSample, block)` for consecutive blocks of samples.
