@@ -26,7 +26,7 @@ public final class FieldTrainingTask: TrainingTask {
     public var drawsPerSubject: Int
     /// Most images of a subject given to the field as `X` in one step.
     public var maxInputImages: Int
-    /// Which of the two states the step loss trains.
+    /// States of the field that the step loss trains.
     public var stepTarget = StepTarget.bothStates
     public var timestepRange: Range<Int>
     public var modelMetadata: [String: String]
@@ -111,7 +111,7 @@ public final class FieldTrainingTask: TrainingTask {
     }
 }
 
-/// Which states of the field the step loss trains.
+/// Choice of the field's states that the step loss trains.
 public enum StepTarget: String, CaseIterable, Sendable {
     /// Gradients flow through both `H(X, s)` and `H(X, s+1)`.
     case bothStates = "both"
@@ -157,8 +157,8 @@ public struct FieldStepAgreement: Sendable {
     public var sharedByGradients: Double
 }
 
-/// How well the field's steps point the way gradient descent goes: cosines
-/// between `H(X, s+1) − H(X, s)` and `−η·g`, with `g` a low-noise gradient
+/// Measures how well the field's steps point the way gradient descent goes:
+/// cosines between `H(X, s+1) − H(X, s)` and `−η·g`, with `g` a low-noise gradient
 /// (many draws averaged) at `H(X, s)`, over the given subjects and states.
 /// The loss value alone shows little, because most of a one-batch gradient
 /// is draw noise.

@@ -6,63 +6,68 @@ import Foundation
 private let geluScale: Float = 0.797_884_56
 private let geluCubic: Float = 0.044_715
 
+/// An element-wise activation as static functions, so that the generic loops
+/// of `Tensor.activation` are specialized and vectorized for it. A closure
+/// call per element, as in `unary`, keeps those loops scalar.
+private protocol ActivationKernel: SendableMetatype {
+    static func value(_ x: Float) -> Float
+    /// Returns the derivative at `x`.
+    static func derivative(_ x: Float) -> Float
+}
+
+/// `x · sigmoid(x)`.
+private enum SiLUKernel: ActivationKernel {
+    @inline(__always) static func value(_ x: Float) -> Float { x / (1 + fastExp(-x)) }
+
+    @inline(__always) static func derivative(_ x: Float) -> Float {
+        let s = 1 / (1 + fastExp(-x))
+        return s * (1 + x * (1 - s))
+    }
+}
+
+/// GELU in its tanh form. `tanh(u)` is computed as `1 − 2/(e^{2u} + 1)`
+/// with `fastExp`, so the loops vectorize; glibc's `erff` did not.
+private enum GELUKernel: ActivationKernel {
+    @inline(__always) static func tanhPart(_ x: Float) -> Float {
+        1 - 2 / (fastExp(2 * geluScale * (x + geluCubic * x * x * x)) + 1)
+    }
+
+    @inline(__always) static func value(_ x: Float) -> Float { 0.5 * x * (1 + tanhPart(x)) }
+
+    @inline(__always) static func derivative(_ x: Float) -> Float {
+        let t = tanhPart(x)
+        let du = geluScale * (1 + 3 * geluCubic * x * x)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+    }
+}
+
 extension Tensor {
-    /// `x · sigmoid(x)`. Written as its own loops rather than through
-    /// `unary`: the closure call per element kept the generic map scalar, and
-    /// SiLU runs on every activation of the U-Net.
+    /// `x · sigmoid(x)`. SiLU runs on every activation of the U-Net.
     public func silu() -> Tensor {
-        let count = self.count
-        let output = uninitializedFloats(count) { out in
-            data.withUnsafeBufferPointer { input in
-                let x = SharedConstPointer(input.baseAddress!), y = SharedPointer(out)
-                parallelFor(count) { range in
-                    for i in range { y[i] = x[i] / (1 + fastExp(-x[i])) }
-                }
-            }
-        }
-        let input = self
-        return Tensor.record("silu", shape: shape, data: output, inputs: [self]) { outGrad in
-            let grad = uninitializedFloats(count) { out in
-                input.data.withUnsafeBufferPointer { inputBuffer in
-                    outGrad.withUnsafeBufferPointer { dyBuffer in
-                        let x = SharedConstPointer(inputBuffer.baseAddress!)
-                        let dy = SharedConstPointer(dyBuffer.baseAddress!)
-                        let g = SharedPointer(out)
-                        parallelFor(count) { range in
-                            for i in range {
-                                let s = 1 / (1 + fastExp(-x[i]))
-                                g[i] = dy[i] * s * (1 + x[i] * (1 - s))
-                            }
-                        }
-                    }
-                }
-            }
-            input.accumulateGrad(grad)
-        }
+        activation("silu", SiLUKernel.self)
     }
 
     /// GELU in its tanh form (PyTorch's `approximate="tanh"`):
     /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, within 1e-3 of the
-    /// exact `x·Φ(x)`. `tanh(u)` is computed as `1 − 2/(e^{2u} + 1)` with
-    /// `fastExp`, so the loop vectorizes; glibc's `erff` did not. Like
-    /// `silu`, forward and backward are loops of their own, and the backward
-    /// multiplies by the incoming gradient in the same pass.
+    /// exact `x·Φ(x)`.
     public func gelu() -> Tensor {
+        activation("gelu", GELUKernel.self)
+    }
+
+    /// Applies `Kernel` element-wise, with a backward that multiplies the
+    /// incoming gradient by the derivative in the same pass.
+    private func activation<Kernel: ActivationKernel>(_ op: String, _ kernel: Kernel.Type) -> Tensor {
         let count = self.count
         let output = uninitializedFloats(count) { out in
             data.withUnsafeBufferPointer { input in
                 let x = SharedConstPointer(input.baseAddress!), y = SharedPointer(out)
                 parallelFor(count) { range in
-                    for i in range {
-                        let v = x[i]
-                        let t = 1 - 2 / (fastExp(2 * geluScale * (v + geluCubic * v * v * v)) + 1)
-                        y[i] = 0.5 * v * (1 + t)
-                    }
+                    for i in range { y[i] = Kernel.value(x[i]) }
                 }
             }
         }
         let input = self
-        return Tensor.record("gelu", shape: shape, data: output, inputs: [self]) { outGrad in
+        return Tensor.record(op, shape: shape, data: output, inputs: [self]) { outGrad in
             let grad = uninitializedFloats(count) { out in
                 input.data.withUnsafeBufferPointer { inputBuffer in
                     outGrad.withUnsafeBufferPointer { dyBuffer in
@@ -70,12 +75,7 @@ extension Tensor {
                         let dy = SharedConstPointer(dyBuffer.baseAddress!)
                         let g = SharedPointer(out)
                         parallelFor(count) { range in
-                            for i in range {
-                                let v = x[i]
-                                let t = 1 - 2 / (fastExp(2 * geluScale * (v + geluCubic * v * v * v)) + 1)
-                                let du = geluScale * (1 + 3 * geluCubic * v * v)
-                                g[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
-                            }
+                            for i in range { g[i] = dy[i] * Kernel.derivative(x[i]) }
                         }
                     }
                 }

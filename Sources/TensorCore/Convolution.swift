@@ -220,8 +220,8 @@ func swapOuterAxes(
 /// 256 KiB sampled slower there, and 512 KiB about as fast.
 let convolutionChunkElements = 1 << 18
 
-/// Fewest columns of a block's product, even past the cache size: narrower
-/// products split across two threads ran slower than unblocked ones.
+/// Minimum columns of a block's product, even past the cache size, because
+/// narrower products split across two threads ran slower than unblocked ones.
 let convolutionMinimumBlockColumns = 1024
 
 extension ConvolutionGeometry {

@@ -8,7 +8,7 @@ final class ProgressTests: XCTestCase {
         XCTAssertNil(ProgressFormat.rate(completed: 5, elapsed: 0))
     }
 
-    func testRateOfAResumedRunCountsOnlyItsOwnItems() throws {
+    func testRateAfterResume() throws {
         // Resumed at 5500: 60 more steps in 30 s is 2 per second, and the
         // 4440 left take 2220 s.
         XCTAssertEqual(ProgressFormat.rate(completed: 5560, elapsed: 30, startCount: 5500), 2)

@@ -116,7 +116,7 @@ final class TrainerTests: XCTestCase {
         }
     }
 
-    func testSettingDifferencesNameEachChangedValue() {
+    func testSettingDifferencesNameValues() {
         let saved = settings(steps: 100)
         XCTAssertEqual(saved.differences(from: saved), [])
         var given = saved

@@ -30,7 +30,7 @@ final class FieldTrainingTests: XCTestCase {
         return total / Float(count)
     }
 
-    func testGradientEstimatesAgreeMoreWithMoreDraws() {
+    func testMoreDrawsAgreeBetter() {
         let denoiser = tinyDenoiser()
         let field = HypernetworkField(tinyFieldConfiguration(denoiser), seed: 1)
         let subjects = (0..<3).map { tinySubject($0) }
@@ -45,7 +45,7 @@ final class FieldTrainingTests: XCTestCase {
         XCTAssertLessThanOrEqual(many, 1.0001)
     }
 
-    func testCopiesOfOneSubjectShareTheirGradientDirection() {
+    func testSubjectCopiesShareDirection() {
         let denoiser = tinyDenoiser()
         let field = HypernetworkField(tinyFieldConfiguration(denoiser), seed: 1)
         let copies = [tinySubject(4), tinySubject(4), tinySubject(4)]
@@ -62,7 +62,7 @@ final class FieldTrainingTests: XCTestCase {
         try assertTinyFieldLearns(.bothStates)
     }
 
-    func testTinyFieldLearnsWithNextStateTarget() throws {
+    func testTinyFieldLearnsNextTarget() throws {
         try assertTinyFieldLearns(.nextStateOnly)
     }
 

@@ -12,7 +12,7 @@ final class PeerFieldConstantsTests: XCTestCase {
         return try? String(contentsOf: root.appendingPathComponent("bench/peer/field.py"), encoding: .utf8)
     }()
 
-    /// The number after `prefix` at the start of a line (after indentation).
+    /// Returns the number after `prefix` at the start of a line (after indentation).
     private func value(_ prefix: String, in text: String) -> Double? {
         for line in text.split(separator: "\n") {
             let trimmed = line.trimmingCharacters(in: .whitespaces)

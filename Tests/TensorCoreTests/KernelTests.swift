@@ -50,7 +50,7 @@ final class KernelTests: XCTestCase {
 
     /// Products over an empty inner axis are empty sums, so they are zero,
     /// even though output buffers are no longer zeroed before the product.
-    func testProductsOverAnEmptyInnerAxisAreZero() {
+    func testEmptyInnerAxisGivesZeros() {
         for _ in 0..<3 {
             // Leave NaN in freed memory that the next arrays may reuse.
             var poison = [Float](repeating: .nan, count: 12)
@@ -66,7 +66,7 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    func testGeluIsCloseToTheExactForm() {
+    func testGeluNearExactForm() {
         let values = stride(from: -6.0, through: 6.0, by: 0.25).map { Float($0) }
         let output = Tensor(shape: [values.count], data: values).gelu().data
         for (x, y) in zip(values, output) {
@@ -77,7 +77,7 @@ final class KernelTests: XCTestCase {
 
     /// Without gradients the convolution runs a few samples at a time; the
     /// batch here is large enough to take three blocks.
-    func testInferenceConvolutionEqualsRecordedOne() {
+    func testInferenceConvolutionMatchesRecorded() {
         var rng = SeededGenerator(seed: 8)
         let x = rng.normalTensor([32, 8, 16, 16]), weight = rng.normalTensor([5, 8, 3, 3]), bias = rng.normalTensor([5])
         XCTAssertGreaterThan(x.shape[0] * 8 * 9 * 16 * 16, 2 * convolutionChunkElements)
@@ -97,7 +97,7 @@ final class KernelTests: XCTestCase {
     }
 
     /// Size-keeping convolutions take the shifted-plane path of im2col.
-    func testSizeKeepingConvolutionMatchesDirectSum() {
+    func testSizeKeepingConvolutionDirectSum() {
         assertConvolutionMatchesDirectSum(height: 7, width: 6, kernel: 3, stride: 1, padding: 1)
         assertConvolutionMatchesDirectSum(height: 4, width: 9, kernel: 5, stride: 1, padding: 2)
         assertConvolutionMatchesDirectSum(height: 2, width: 3, kernel: 5, stride: 1, padding: 2)

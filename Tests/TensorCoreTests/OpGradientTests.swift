@@ -29,7 +29,7 @@ final class OpGradientTests: XCTestCase {
         ) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
     }
 
-    func testConv2dSizeKeepingOnNonSquareInputs() {
+    func testConv2dNonSquareSizeKeeping() {
         assertGradientsMatch(
             "conv2d k3 s1 p1 4x6",
             [randomTensor([2, 2, 4, 6], seed: 21), randomTensor([3, 2, 3, 3], seed: 22), randomTensor([3], seed: 23)]
@@ -89,7 +89,7 @@ final class OpGradientTests: XCTestCase {
         ) { $0[0].groupNormSiLU(groups: 2, weight: $0[1], bias: $0[2]) }
     }
 
-    func testFusedGroupNormSiLUEqualsTheTwoOps() {
+    func testFusedGroupNormSiLUMatchesOps() {
         let x = randomTensor([3, 8, 4, 5], seed: 58)
         x.data = x.data.map { $0 + 20 }  // a large mean, as in unnormalized activations
         let weight = randomTensor([8], seed: 59), bias = randomTensor([8], seed: 60)
@@ -157,7 +157,7 @@ final class OpGradientTests: XCTestCase {
         assertGradientsMatch("mul", [randomTensor([2, 3, 4], seed: 43), randomTensor([1, 3, 1], seed: 44)]) { $0[0] * $0[1] }
     }
 
-    func testSameShapeAndLeftBroadcastOperands() {
+    func testSameShapeAndLeftBroadcast() {
         assertGradientsMatch("add same shape", [randomTensor([2, 3], seed: 47), randomTensor([2, 3], seed: 48)]) { $0[0] + $0[1] }
         assertGradientsMatch("sub left broadcast", [randomTensor([3, 1], seed: 49), randomTensor([2, 3, 4], seed: 50)]) { $0[0] - $0[1] }
         assertGradientsMatch("mul same shape", [randomTensor([4, 5], seed: 51), randomTensor([4, 5], seed: 52)]) { $0[0] * $0[1] }
