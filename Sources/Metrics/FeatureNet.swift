@@ -65,6 +65,9 @@ public final class FeatureNet: Module {
     let prototypes: Linear?
     /// Weights of spatial pooling, `[C_last, h, w]` over the last map.
     let poolingWeight: Tensor?
+    /// The fitted whitening of the flattened last map, `weight [K, C_last·h·w]`
+    /// and `bias [K]`; never trained by gradients.
+    let whitening: Linear?
 
     /// Builds a net with weights drawn from `seed`. The configuration must
     /// pass `validationError()`.
@@ -92,6 +95,9 @@ public final class FeatureNet: Module {
         let mapSize = configuration.finalMapSize
         poolingWeight = configuration.pooling == .spatial
             ? Tensor(shape: [inChannels, mapSize, mapSize], repeating: 1 / Float(mapSize * mapSize)) : nil
+        // Drawn last, so that nets with and without whitening share the
+        // weights of every other layer for one seed. `fitWhitening` sets it.
+        whitening = configuration.whitening.map { Linear(configuration.finalMapValues, $0.width, rng: &rng) }
         super.init()
 
         let stageList = child("stages", Module())
@@ -103,16 +109,27 @@ public final class FeatureNet: Module {
         head.child("hidden", headHidden)
         head.child("output", headOutput)
         if let prototypes { child("prototypes", prototypes) }
+        if let whitening {
+            child("whitening", whitening)
+            whitening.setTrainable(false)
+        }
     }
 
-    /// Computes the backbone features, `[B, 3, H, W]` to `[B, C_last]`, not
-    /// normalized.
-    public func backboneFeatures(_ images: Tensor) -> Tensor {
+    /// Computes the last stage's feature map, `[B, 3, H, W]` to
+    /// `[B, C_last, h, w]`, before pooling.
+    public func lastFeatureMap(_ images: Tensor) -> Tensor {
         precondition(
             images.rank == 4 && images.shape[1] == 3,
             "FeatureNet: images must be [B, 3, H, W], got \(images.shape)")
         var h = images
         for stage in stages { h = stage(h) }
+        return h
+    }
+
+    /// Computes the backbone features, `[B, 3, H, W]` to `[B, C_last]`, not
+    /// normalized.
+    public func backboneFeatures(_ images: Tensor) -> Tensor {
+        let h = lastFeatureMap(images)
         guard let poolingWeight else { return h.mean(axes: [2, 3]) }
 
         precondition(
@@ -130,11 +147,25 @@ public final class FeatureNet: Module {
     /// Computes the embedding that scores compare, `[B, embeddingWidth]`, each
     /// row of unit L2 norm.
     public func embed(_ images: Tensor) -> Tensor {
-        let features = backboneFeatures(images)
         switch configuration.embeddingSource {
-        case .backbone: return features.l2Normalized()
-        case .head: return project(features).l2Normalized()
+        case .backbone: return backboneFeatures(images).l2Normalized()
+        case .head: return project(backboneFeatures(images)).l2Normalized()
+        case .whitened: return whitenedFeatures(images).l2Normalized()
         }
+    }
+
+    /// Applies the whitening to the flattened last map of `images`,
+    /// `[B, 3, H, W]` to `[B, whitening.width]`, not normalized. The images
+    /// must have the configuration's side.
+    public func whitenedFeatures(_ images: Tensor) -> Tensor {
+        guard let whitening else {
+            preconditionFailure("FeatureNet: the whitened embedding needs a net with a whitening")
+        }
+        let map = lastFeatureMap(images)
+        precondition(
+            map.count == map.shape[0] * configuration.finalMapValues,
+            "FeatureNet: the whitening expects \(configuration.imageSize)x\(configuration.imageSize) images, got \(images.shape)")
+        return whitening(map.reshaped([map.shape[0], configuration.finalMapValues]))
     }
 
     /// Computes the DINO head's logits from backbone features, `[B, C_last]` to

@@ -23,6 +23,28 @@ public enum EmbeddingSource: String, Codable, Sendable, CaseIterable {
     case backbone
     /// The projection head's output, `[B, embeddingSize]`.
     case head
+    /// The last feature map, flattened, centred and whitened by a principal
+    /// component analysis of unlabeled training images, `[B, whitening.width]`.
+    /// Aligned faces and dog faces differ from one identity to the next less
+    /// than they share, and whitening lets the rarer directions that tell
+    /// identities apart count as much as the common ones.
+    case whitened
+}
+
+/// How the `whitened` embedding is fitted: the number of principal
+/// components kept and how much the smaller ones are damped.
+public struct FeatureWhiteningConfiguration: Codable, Equatable, Sendable {
+    /// Principal components kept, the width of the embedding. Default 512.
+    public var width = 512
+    /// Added to every eigenvalue before its inverse square root scales its
+    /// component, as a fraction of the largest eigenvalue. Keeps components
+    /// of near-zero variance from dominating. Default 0.001.
+    public var regularization: Float = 1e-3
+
+    public init(width: Int = 512, regularization: Float = 1e-3) {
+        self.width = width
+        self.regularization = regularization
+    }
 }
 
 /// The pooling that turns a feature net's last feature map into one vector.
@@ -70,6 +92,10 @@ public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
     /// projection) and `.backbone` for the self-distilled one (the pooled
     /// features that DINO evaluates with).
     public var embeddingSource: EmbeddingSource = .head
+    /// The whitening that the `whitened` embedding applies, fitted after
+    /// training; nil for a net without one. Default nil for the contrastive
+    /// net, 512 components for self-distillation.
+    public var whitening: FeatureWhiteningConfiguration? = nil
 
     public init() {}
 
@@ -84,7 +110,8 @@ public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
             configuration.pooling = .spatial
         case .selfDistillation:
             configuration.prototypeCount = 1024
-            configuration.embeddingSource = .backbone
+            configuration.embeddingSource = .whitened
+            configuration.whitening = FeatureWhiteningConfiguration()
             configuration.pooling = .average
         }
         return configuration
@@ -96,11 +123,18 @@ public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
         stageChannels.reduce(imageSize) { side, _ in (side + 1) / 2 }
     }
 
+    /// Values in the last feature map of an `imageSize` input, the width of
+    /// what the whitening reads.
+    public var finalMapValues: Int {
+        (stageChannels.last ?? 0) * finalMapSize * finalMapSize
+    }
+
     /// Width of the embedding that scores compare.
     public var embeddingWidth: Int {
         switch embeddingSource {
         case .backbone: return stageChannels.last ?? 0
         case .head: return embeddingSize
+        case .whitened: return whitening?.width ?? 0
         }
     }
 
@@ -119,6 +153,16 @@ public struct FeatureNetConfiguration: Codable, Equatable, Sendable {
         }
         if headHiddenSize < 1 || embeddingSize < 1 {
             return "headHiddenSize \(headHiddenSize) and embeddingSize \(embeddingSize) must be positive"
+        }
+        if let whitening {
+            if whitening.width < 1 || whitening.width > finalMapValues {
+                return "whitening width \(whitening.width) must be between 1 and the \(finalMapValues) values of the last feature map"
+            }
+            if !(whitening.regularization >= 0) || !whitening.regularization.isFinite {
+                return "whitening regularization \(whitening.regularization) must be a finite number of at least 0"
+            }
+        } else if embeddingSource == .whitened {
+            return "the whitened embedding needs a whitening configuration"
         }
         if pooling == .spatial && objective == .selfDistillation {
             return "spatial pooling needs one input size, but self-distillation uses smaller local views; use average pooling"

@@ -48,6 +48,10 @@ struct FeatureNetTrainingFacts: Equatable {
     /// Runs whose weights this run started from, oldest first; empty for a
     /// run from random weights.
     var earlierRuns: [EarlierFeatureRun] = []
+    /// Images the whitening was fitted to, and the share of the feature
+    /// maps' variance its components keep; nil for a net without whitening.
+    var whiteningImageCount: Int? = nil
+    var whiteningKeptVariance: Double? = nil
 
     /// This run as an earlier run of a continuation.
     var asEarlierRun: EarlierFeatureRun {
@@ -75,6 +79,8 @@ struct FeatureNetTrainingFacts: Equatable {
             "parameter_count": String(parameterCount),
         ]
         if let cpuSeconds { entries["cpu_seconds"] = String(format: "%.1f", cpuSeconds) }
+        if let whiteningImageCount { entries["whitening_images"] = String(whiteningImageCount) }
+        if let whiteningKeptVariance { entries["whitening_kept_variance"] = String(format: "%.4f", whiteningKeptVariance) }
         if !earlierRuns.isEmpty, let data = try? JSONEncoder().encode(earlierRuns) {
             entries["earlier_runs"] = String(decoding: data, as: UTF8.self)
         }
@@ -105,6 +111,8 @@ struct FeatureNetTrainingFacts: Equatable {
             batchSize: batchSize, learningRate: learningRate, seconds: seconds,
             cpuSeconds: metadata["cpu_seconds"].flatMap { Double($0) }, threads: threads, machine: machine,
             initialLoss: initialLoss, finalLoss: finalLoss, parameterCount: parameterCount)
+        whiteningImageCount = metadata["whitening_images"].flatMap { Int($0) }
+        whiteningKeptVariance = metadata["whitening_kept_variance"].flatMap { Double($0) }
         if let text = metadata["earlier_runs"] {
             guard let runs = try? JSONDecoder().decode([EarlierFeatureRun].self, from: Data(text.utf8)) else { return nil }
             earlierRuns = runs

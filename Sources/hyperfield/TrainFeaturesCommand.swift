@@ -26,7 +26,10 @@ struct TrainFeaturesCommand: Command {
         hash, the command, the wall and processor time and the thread count. \
         The manifest goes to data/feature-train.manifest.tsv and a model card \
         next to the weights. With --init a run continues from an earlier \
-        file's weights, and the card lists every run. Run validate-features afterwards to add the measured quality \
+        file's weights, and the card lists every run. The DINO-style net's \
+        embedding is its last feature map, whitened by a principal component \
+        analysis of the training images that is fitted after training and \
+        reads no labels. Run validate-features afterwards to add the measured quality \
         to the card.
 
           hyperfield train-features --net clip-i --steps 700 --threads 1
@@ -127,16 +130,32 @@ struct TrainFeaturesCommand: Command {
             summary.steps, summary.seconds, summary.cpuSeconds, Double(summary.steps) / max(summary.cpuSeconds, 1e-9),
             summary.initialLoss, summary.finalLoss))
 
+        // Fit the whitening of the embedding to the training images; it
+        // reads no labels.
+        var whiteningFit: WhiteningFit?
+        if configuration.whitening != nil {
+            let images = dataset.subjects.flatMap(\.images)
+            logger.info("fitting the whitening of the embedding to the last feature maps of \(images.count) training images (no labels)")
+            let fit = try featureNet.fitWhitening(to: images)
+            logger.info(String(
+                format: "whitening: %d of %d components keep %.1f%% of the variance; eigenvalues %.3g (largest) to %.3g (last kept)",
+                fit.width, fit.inputWidth, 100 * fit.keptVariance, fit.largestEigenvalue, fit.smallestKeptEigenvalue))
+            whiteningFit = fit
+        }
+
         // Save the weights with what made them, then the model card.
-        let facts = FeatureNetTrainingFacts(
+        var facts = FeatureNetTrainingFacts(
             net: choice.rawValue, command: invokedCommandLine(), manifestSHA256: manifestHash,
             manifestPath: "data/feature-train.manifest.tsv", imageCount: dataset.imageCount,
             subjectCount: dataset.subjects.count, steps: summary.steps, plannedSteps: settings.steps,
             batchSize: settings.batchSize, learningRate: settings.learningRate, seconds: summary.seconds,
             cpuSeconds: summary.cpuSeconds,
             threads: Threading.threadCount, machine: machineDescription(),
-            initialLoss: summary.initialLoss, finalLoss: summary.finalLoss, parameterCount: featureNet.parameterCount,
+            initialLoss: summary.initialLoss, finalLoss: summary.finalLoss,
+            parameterCount: featureNet.trainableParameters().reduce(0) { $0 + $1.tensor.count },
             earlierRuns: earlierRuns)
+        facts.whiteningImageCount = whiteningFit?.imageCount
+        facts.whiteningKeptVariance = whiteningFit?.keptVariance
         let modelPath = arguments[output] ?? choice.defaultModelPath
         let url = URL(fileURLWithPath: modelPath)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -155,7 +174,12 @@ struct TrainFeaturesCommand: Command {
         into net: FeatureNet, from path: String, choice: FeatureNetChoice, manifestHash: String, logger: Logger
     ) throws -> [EarlierFeatureRun] {
         let (earlier, metadata) = try loadFeatureNet(from: URL(fileURLWithPath: path))
-        guard earlier.configuration == net.configuration else {
+        // The embedding may differ: the whitening is fitted anew after
+        // training, so a file without one can be continued.
+        var earlierTraining = earlier.configuration
+        earlierTraining.embeddingSource = net.configuration.embeddingSource
+        earlierTraining.whitening = net.configuration.whitening
+        guard earlierTraining == net.configuration else {
             throw RuntimeError("\(path) has another configuration than a new \(choice.rawValue) net; pass a file trained with --net \(choice.rawValue) by this version")
         }
         guard let facts = FeatureNetTrainingFacts(metadata: metadata), facts.net == choice.rawValue else {
@@ -164,7 +188,9 @@ struct TrainFeaturesCommand: Command {
         if facts.manifestSHA256 != manifestHash {
             logger.warning("\(path) was trained on data with manifest sha256 \(facts.manifestSHA256.prefix(16)), this run's is \(manifestHash.prefix(16))")
         }
-        try net.load(Dictionary(uniqueKeysWithValues: earlier.namedParameters().map { ($0.name, $0.tensor) }))
+        let trained = earlier.namedParameters().filter { !$0.name.hasPrefix("whitening.") }
+        let whitening = net.namedParameters().filter { $0.name.hasPrefix("whitening.") }
+        try net.load(Dictionary(uniqueKeysWithValues: (trained + whitening).map { ($0.name, $0.tensor) }))
         logger.info("starting from the weights of \(path) (\(facts.steps) steps)")
         return facts.earlierRuns + [facts.asEarlierRun]
     }

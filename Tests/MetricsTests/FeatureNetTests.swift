@@ -36,6 +36,8 @@ final class FeatureNetTests: XCTestCase {
 
     func testEmbeddingSourceSetsWidth() {
         var configuration = tinyConfiguration(.selfDistillation)
+        XCTAssertEqual(configuration.embeddingWidth, 8, "whitened width is the kept components")
+        configuration.embeddingSource = .backbone
         XCTAssertEqual(configuration.embeddingWidth, 16, "backbone width is the last stage's channels")
         configuration.embeddingSource = .head
         configuration.embeddingSize = 12
@@ -64,8 +66,29 @@ final class FeatureNetTests: XCTestCase {
         configuration.stageChannels = [8, 8, 8, 8]
         XCTAssertNotNil(configuration.validationError(), "more stride-2 stages than the image allows")
 
+        configuration = tinyConfiguration(.selfDistillation)
+        configuration.whitening = nil
+        XCTAssertNotNil(configuration.validationError(), "whitened embedding without a whitening")
+
+        configuration = tinyConfiguration(.selfDistillation)
+        configuration.whitening?.width = 257
+        XCTAssertNotNil(configuration.validationError(), "more components than the 16x4x4 map has values")
+
+        configuration = tinyConfiguration(.selfDistillation)
+        configuration.whitening?.regularization = -1
+        XCTAssertNotNil(configuration.validationError(), "negative regularization")
+
         XCTAssertNil(FeatureNetConfiguration.standard(.contrastive).validationError())
         XCTAssertNil(FeatureNetConfiguration.standard(.selfDistillation).validationError())
+    }
+
+    func testConfigurationWithoutWhiteningDecodesFromOlderFiles() throws {
+        var configuration = FeatureNetConfiguration.standard(.selfDistillation)
+        configuration.embeddingSource = .backbone
+        configuration.whitening = nil
+        let data = try JSONEncoder().encode(configuration)
+        XCTAssertFalse(String(decoding: data, as: UTF8.self).contains("whitening"), "files without whitening keep their JSON")
+        XCTAssertEqual(try JSONDecoder().decode(FeatureNetConfiguration.self, from: data), configuration)
     }
 
     func testConfigurationRoundTripsThroughJSON() throws {

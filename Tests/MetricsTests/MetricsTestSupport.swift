@@ -9,7 +9,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Returns a feature net configuration small enough to train in a test: two stages of 8 and 16
-/// channels on 16x16 images.
+/// channels on 16x16 images, and for self-distillation a whitening to 8 components.
 func tinyConfiguration(_ objective: FeatureObjective) -> FeatureNetConfiguration {
     var configuration = FeatureNetConfiguration.standard(objective)
     configuration.imageSize = 16
@@ -17,7 +17,10 @@ func tinyConfiguration(_ objective: FeatureObjective) -> FeatureNetConfiguration
     configuration.normGroups = 4
     configuration.headHiddenSize = 32
     configuration.embeddingSize = 16
-    if objective == .selfDistillation { configuration.prototypeCount = 32 }
+    if objective == .selfDistillation {
+        configuration.prototypeCount = 32
+        configuration.whitening = FeatureWhiteningConfiguration(width: 8)
+    }
     return configuration
 }
 
