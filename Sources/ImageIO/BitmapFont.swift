@@ -143,8 +143,12 @@ public enum BitmapFont {
     }
 
     private static func fillSquare(in image: inout RGBImage, x: Int, y: Int, side: Int, color: RGBColor) {
-        for pixelY in max(y, 0)..<min(y + side, image.height) {
-            for pixelX in max(x, 0)..<min(x + side, image.width) {
+        let left = max(x, 0), right = min(x + side, image.width)
+        let top = max(y, 0), bottom = min(y + side, image.height)
+        // A square wholly outside the image leaves nothing to fill.
+        guard left < right, top < bottom else { return }
+        for pixelY in top..<bottom {
+            for pixelX in left..<right {
                 image[pixelX, pixelY] = color
             }
         }

@@ -73,7 +73,7 @@ public struct ImageIOError: Error, CustomStringConvertible, Sendable {
         case .noDecodableImages:
             return "Replace the files named in the log with valid PNG or JPEG images."
         case .missingData:
-            return "Check the path, or set HYPERFIELD_DATA to the folder that contains the data."
+            return "Check the path: a relative path starts at the current folder. The shared photographs are found through --data or HYPERFIELD_DATA."
         case .invalidArgument:
             return "Pass a valid value."
         }

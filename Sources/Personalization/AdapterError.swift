@@ -74,7 +74,7 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "Store one value per slot"
         case let .unknownFormat(file):
             return "\(file): cannot tell the adapter format from its metadata and keys. "
-                + "Pass --format native, peft, kohya or merged"
+                + "If it is an adapter, convert it with `hyperfield import --format native|peft|kohya|merged`"
         case let .wrongKind(file, found, expected, fix):
             return "\(file): expected \(expected), but the file is \(found). \(fix)"
         case let .keyCollision(format, key, slots):

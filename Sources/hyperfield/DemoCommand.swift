@@ -14,7 +14,7 @@ struct DemoCommand: Command {
         subject in --images with one pass of the field (timed), writes the \
         adapter in HyperField's format and as a PEFT folder, samples the \
         subject next to the base model's samples from the same seed, writes the \
-        trajectory grid (the subject emerging as s goes from 0 to S), and scores \
+        trajectory grid (samples as s goes from 0 to S), and scores \
         identity with the CLIP-I-style and DINO-style nets against the \
         subject's photographs.
 

@@ -39,6 +39,9 @@ struct FeatureNetCard {
                 lines.append(line)
             }
             lines.append("  - `\(facts.command)`: this run, below")
+            if (facts.earlierRuns.map(\.command) + [facts.command]).contains(where: { $0.contains("--output ") }) {
+                lines.append("  - A run with `--output` wrote elsewhere, and its file was copied to `\(modelPath)` before the next run or validation.")
+            }
         }
         lines.append("- Data: \(facts.imageCount) images of \(facts.subjectCount) subjects, the training split of LFW, ORL, DogFaceNet and the cat faces at 64x64; held-out LFW people and DogFaceNet dogs excluded. Manifest `\(facts.manifestPath)`, sha256 `\(facts.manifestSHA256)`.")
         var stepsText = facts.steps == facts.plannedSteps ? "\(facts.steps)" : "\(facts.steps) of \(facts.plannedSteps) planned (time limit)"

@@ -63,7 +63,7 @@ func loadFeatureNet(
     from url: URL, embeddingSource: EmbeddingSource? = nil
 ) throws -> (net: FeatureNet, metadata: [String: String]) {
     guard FileManager.default.fileExists(atPath: url.path) else {
-        throw RuntimeError("\(url.path): feature net file not found; train it with `hyperfield train-features` or pass the right path")
+        throw RuntimeError("\(url.path): feature net file not found. The default paths under models/ are relative, so run from the repository folder or pass --clip-i and --dino. `hyperfield train-features` trains new nets")
     }
     var (configuration, tensors, metadata) = try ModelFile.read(FeatureNetConfiguration.self, kind: featureNetModelKind, from: url)
     if let embeddingSource { configuration.embeddingSource = embeddingSource }

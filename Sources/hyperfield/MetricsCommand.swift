@@ -124,10 +124,10 @@ struct MetricsReport: Encodable {
     }
 
     func printText() {
-        print("reference: \(referenceFolder) (\(referenceImages.count) images)")
-        print("generated: \(generatedFolder) (\(generatedImages.count) images)")
+        print("reference: \(referenceFolder) (\(imageCountText(referenceImages.count)))")
+        print("generated: \(generatedFolder) (\(imageCountText(generatedImages.count)))")
         for score in scores {
-            print("\(score.name.padding(toLength: 7, withPad: " ", startingAt: 0)) \(fixed(score.mean))  mean cosine over \(pairs) pairs (\(score.model))")
+            print("\(score.name.padding(toLength: 7, withPad: " ", startingAt: 0)) \(fixed(score.mean))  mean cosine over \(pairs == 1 ? "1 pair" : "\(pairs) pairs") (\(score.model))")
         }
         let names = scores.map(\.name)
         let header = names.map { $0.padding(toLength: 7, withPad: " ", startingAt: 0) }.joined(separator: " ")
@@ -141,4 +141,9 @@ struct MetricsReport: Encodable {
             }
         }
     }
+}
+
+/// Returns "1 image" or "N images".
+func imageCountText(_ count: Int) -> String {
+    count == 1 ? "1 image" : "\(count) images"
 }

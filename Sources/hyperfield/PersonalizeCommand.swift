@@ -50,7 +50,7 @@ struct PersonalizeCommand: Command {
         """
 
     let subject = SubjectOptions()
-    let step = Option.string("step", default: "1.0", unit: "fraction of S or steps", help: "convergence state: a fraction such as 0.5, or a whole number of steps such as 200")
+    let step = Option.string("step", default: "1.0", unit: "fraction of S or steps", help: "convergence state: a fraction of S with a decimal point (0.5, or 1.0 for S itself) or a whole step from 0 to S (200; 1 means step 1)")
     let output = Option.path("output", default: "out/personalize/adapter.safetensors", help: "where the adapter is written")
     let json = Option.json
     var options: [any CommandOption] { subject.all + [step, output, json] }

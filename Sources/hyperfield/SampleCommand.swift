@@ -94,6 +94,6 @@ struct SampleCommand: Command {
         let gridURL = URL(fileURLWithPath: arguments[grid] ?? folder.standardizedFileURL.path + "-grid.png")
         try FileManager.default.createDirectory(at: gridURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try ImageGrid(columns: arguments[count]).writePNG(images, rowLabels: labels, to: gridURL)
-        logger.info(String(format: "wrote %d images to %@ and the grid %@ in %.1f s", images.count, folder.path, gridURL.path, Date().timeIntervalSince(start)))
+        logger.info(String(format: "wrote %@ to %@ and the grid %@ in %.1f s", imageCountText(images.count), folder.path, gridURL.path, Date().timeIntervalSince(start)))
     }
 }

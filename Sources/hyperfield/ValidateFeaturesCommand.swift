@@ -140,7 +140,7 @@ struct ValidateFeaturesCommand: Command {
         } else {
             logger.info(
                 "pairs.txt has \(listedMatched.count) same-person and \(listedMismatched.count) different-person pairs "
-                    + "whose people are all held out, fewer than \(minimum) of each; sampling pairs among the held-out people")
+                    + "whose people are all held out, and both kinds need at least \(minimum); sampling pairs among the held-out people")
             sets.append(("lfw", "sampled among held-out people, seed \(seedValue)", sampledPeople))
             if listedMatched.count >= minimum {
                 // LFW's own same-person pairs still make a second measurement.

@@ -56,6 +56,23 @@ final class ImageGridTests: XCTestCase {
         XCTAssertEqual(image[0, 6], .white, "beside the stem")
     }
 
+    func testTextPastTheEdgesIsClipped() {
+        var image = RGBImage(width: 8, height: 7, color: .white)
+        BitmapFont.draw("TTTT", into: &image, x: 0, y: 0, color: .black)
+        BitmapFont.draw("T", into: &image, x: -20, y: -20, color: .black)
+        BitmapFont.draw("T", into: &image, x: 50, y: 50, color: .black)
+        XCTAssertEqual(image[0, 0], .black, "the first glyph is drawn")
+        XCTAssertEqual(image[7, 0], .black, "the second glyph is drawn up to the edge")
+    }
+
+    func testLabelWiderThanOneColumnIsClipped() throws {
+        let grid = try ImageGrid(columns: 1).render(
+            [RGBImage(width: 8, height: 8, color: red)], rowLabels: ["face, guidance 3.0"])
+        let strip = (0..<BitmapFont.glyphHeight).flatMap { y in (0..<grid.width).map { grid[$0, 2 + y] } }
+        XCTAssertTrue(strip.contains(.black), "the label's first letters are drawn")
+        XCTAssertLessThan(grid.width, BitmapFont.width(of: "face, guidance 3.0"), "the label is wider than the grid, the case under test")
+    }
+
     func testFontCoversLettersDigitsAndPunctuation() {
         let characters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:;-_+=/()[]!?'\"#%*<>@&|"
         for character in characters {
