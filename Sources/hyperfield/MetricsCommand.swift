@@ -13,7 +13,8 @@ struct MetricsCommand: Command {
         Embeds every image of both folders with the CLIP-I-style and the \
         DINO-style feature nets and prints each score: the mean cosine \
         similarity over all (generated, reference) pairs, as DreamBooth \
-        defines CLIP-I and DINO. Per-image scores follow: each generated \
+        defines CLIP-I and DINO. A file in both folders pairs with itself \
+        too, at cosine 1. Per-image scores follow: each generated \
         image's mean over the references, and each reference image's mean \
         over the generated images.
 
@@ -29,7 +30,7 @@ struct MetricsCommand: Command {
     let generated = Option.path("generated", help: "folder of generated images")
     let clipI = Option.path("clip-i", default: "models/clip-i.safetensors", help: "CLIP-I-style feature net")
     let dino = Option.path("dino", default: "models/dino.safetensors", help: "DINO-style feature net")
-    let only = Option<FeatureNetChoice>.choice("net", help: "compute only this score").optional()
+    let only = Option<FeatureNetChoice>.choice("net", help: "compute only this score (default: both)").optional()
     let threads = Option.integer("threads", default: 0, unit: "threads", minimum: 0, help: "threads for the engine's loops and products; 0 uses HYPERFIELD_THREADS or every core")
     let json = Option.json
 

@@ -44,7 +44,7 @@ struct TrainFeaturesCommand: Command {
     let seed = Option.integer("seed", default: 0, unit: "seed", minimum: 0, help: "seed of the weights, the data order and the augmentations")
     let maxMinutes = Option.double("max-minutes", default: 0, unit: "minutes", minimum: 0, help: "stop after this much training time and save; 0 means no limit")
     let initial = Option.path("init", help: "start from the weights of this file written by train-features for the same --net, instead of random weights; the model card then lists both runs").optional()
-    let output = Option.path("output", help: "where the weights are written (default models/<net>.safetensors)").optional()
+    let output = Option.path("output", help: "where the weights are written (default: models/<net>.safetensors)").optional()
     let card = Option.path("card", help: "where the model card is written (default: the --output path with .md in place of .safetensors)").optional()
     let data = Option.path("data", help: "folder of the shared photographs (default: $HYPERFIELD_DATA, else ../shared/data)").optional()
     let threads = Option.integer("threads", default: 0, unit: "threads", minimum: 0, help: "threads for the engine's loops and products; 0 uses HYPERFIELD_THREADS or every core")

@@ -32,12 +32,12 @@ struct ValidateFeaturesCommand: Command {
 
     let clipI = Option.path("clip-i", default: "models/clip-i.safetensors", help: "CLIP-I-style feature net")
     let dino = Option.path("dino", default: "models/dino.safetensors", help: "DINO-style feature net")
-    let only = Option<FeatureNetChoice>.choice("net", help: "validate only this net").optional()
+    let only = Option<FeatureNetChoice>.choice("net", help: "validate only this net (default: both)").optional()
     let pairs = Option.integer("pairs", default: 1000, unit: "pairs", minimum: 1, help: "sampled pairs of each kind, same and different identity, per collection")
     let minimumLFWPairs = Option.integer("min-lfw-pairs", default: 100, unit: "pairs", minimum: 1, help: "pairs.txt pairs of each kind needed to use LFW's own pairs")
     let seed = Option.integer("seed", default: 0, unit: "seed", minimum: 0, help: "seed of the sampled pairs")
     let noCards = Option.flag("no-cards", help: "print the results without writing them into the model cards")
-    let embedding = Option<EmbeddingSource>.choice("embedding", help: "compare this activation instead of the one stored in each file (backbone, head, or whitened for a file with a fitted whitening); cards are then left alone").optional()
+    let embedding = Option<EmbeddingSource>.choice("embedding", help: "compare this activation instead of the one stored in each file (backbone, head, or whitened for a file with a fitted whitening; default: the one stored in each file); cards are then left alone").optional()
     let data = Option.path("data", help: "folder of the shared photographs (default: $HYPERFIELD_DATA, else ../shared/data)").optional()
     let threads = Option.integer("threads", default: 0, unit: "threads", minimum: 0, help: "threads for the engine's loops and products; 0 uses HYPERFIELD_THREADS or every core")
     let json = Option.json
