@@ -8,6 +8,7 @@ let program = CommandLineProgram(
         DemoCommand(),
         DreamBoothCommand(),
         EvaluateAutoencoderCommand(),
+        EvaluateDenoiserCommand(),
         ExperimentCommand(),
         ExportCommand(),
         ImportCommand(),
