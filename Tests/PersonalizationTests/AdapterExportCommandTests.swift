@@ -129,9 +129,11 @@ final class AdapterExportCommandTests: XCTestCase {
             let line = help.split(separator: "\n").first { $0.contains(option) }
             XCTAssertNotNil(line, "\(option) is missing from the help")
         }
-        // Each of these options' help entries names its unit.
+        // Each of these options' help entries names its unit, wherever the
+        // help wraps its lines.
+        let flattened = help.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
         for unit in ["unit: rank", "unit: factor", "unit: fraction of S, or steps", "unit: steps", "unit: glob patterns"] {
-            XCTAssertTrue(help.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: " ").contains(unit), unit)
+            XCTAssertTrue(flattened.contains(unit), unit)
         }
     }
 }
