@@ -70,6 +70,21 @@ func fileSHA256(_ url: URL) throws -> String {
     SHA256.hexDigest(of: [UInt8](try Data(contentsOf: url)))
 }
 
+/// Logs a warning when the field's metadata names another denoiser file than
+/// the one at `denoiserPath`. Its adapters then fit the denoiser's slots, but
+/// were learned from another denoiser's gradients.
+func warnIfTrainedAgainstOtherDenoiser(
+    fieldMetadata: [String: String], fieldPath: String, denoiserPath: String, denoiserHash: String? = nil, logger: Logger
+) throws {
+    guard let trainedAgainst = fieldMetadata["denoiser_sha256"] else { return }
+    let loaded = try denoiserHash ?? fileSHA256(URL(fileURLWithPath: denoiserPath))
+    guard trainedAgainst != loaded else { return }
+    logger.warning(
+        "\(fieldPath) was trained against a denoiser with SHA-256 \(trainedAgainst.prefix(12))…, "
+            + "but \(denoiserPath) has \(loaded.prefix(12))…, so its adapters may personalize poorly; "
+            + "retrain the field with `hyperfield train-field --init-weights \(fieldPath)`")
+}
+
 /// Loads the field at `path`, or, when that file is absent and `--field` was
 /// not given, returns a new field whose slots, rank, θ_0, S and η are the
 /// defaults. The per-subject baselines use this before any field is trained.

@@ -81,7 +81,9 @@ struct DemoCommand: Command {
             throw RuntimeError("field \(fieldURL.path) not found; pass --field FILE or train one with 'hyperfield train-field'")
         }
         let base = try BaseModels.load(autoencoder: arguments[autoencoderPath], denoiser: arguments[denoiserPath])
-        let (field, _) = try ModelFile.loadField(from: fieldURL)
+        let (field, fieldMetadata) = try ModelFile.loadField(from: fieldURL)
+        try warnIfTrainedAgainstOtherDenoiser(
+            fieldMetadata: fieldMetadata, fieldPath: fieldURL.path, denoiserPath: arguments[denoiserPath], logger: logger)
         let scorer = try IdentityScorer(clipIPath: arguments[clipIPath], dinoPath: arguments[dinoPath])
         let classIndex = TrainingData.classIndex(named: arguments[subjectClass])!
         let output = URL(fileURLWithPath: arguments[outputFolder], isDirectory: true)

@@ -81,8 +81,11 @@ struct PersonalizeCommand: Command {
         guard FileManager.default.fileExists(atPath: fieldURL.path) else {
             throw RuntimeError("field \(fieldURL.path) not found; pass --field FILE or train one with 'hyperfield train-field'")
         }
-        let (field, _) = try ModelFile.loadField(from: fieldURL)
+        let (field, fieldMetadata) = try ModelFile.loadField(from: fieldURL)
         let denoiserHash = try fileSHA256(URL(fileURLWithPath: arguments[subject.denoiser]))
+        try warnIfTrainedAgainstOtherDenoiser(
+            fieldMetadata: fieldMetadata, fieldPath: fieldURL.path, denoiserPath: arguments[subject.denoiser],
+            denoiserHash: denoiserHash, logger: logger)
         let classIndex = TrainingData.classIndex(named: arguments[subject.subjectClass])!
 
         // Timed: decode, encode and one field pass.

@@ -34,7 +34,10 @@ struct TrajectoryCommand: Command {
             throw UsageError("--states takes fractions of S between 0 and 1, got \(bad)")
         }
         let base = try BaseModels.load(autoencoder: arguments[subject.autoencoder], denoiser: arguments[subject.denoiser])
-        let (field, _) = try ModelFile.loadField(from: URL(fileURLWithPath: arguments[subject.field]))
+        let (field, fieldMetadata) = try ModelFile.loadField(from: URL(fileURLWithPath: arguments[subject.field]))
+        try warnIfTrainedAgainstOtherDenoiser(
+            fieldMetadata: fieldMetadata, fieldPath: arguments[subject.field], denoiserPath: arguments[subject.denoiser],
+            logger: logger)
         let classIndex = TrainingData.classIndex(named: arguments[subject.subjectClass])!
         let folder = try SubjectFolder.load(
             arguments[subject.images], classIndex: classIndex, autoencoder: base.autoencoder,
