@@ -49,11 +49,12 @@ struct TrainFieldCommand: Command {
     let stepTarget = Option<StepTarget>.choice(
         "step-target", default: .bothStates,
         help: "states the step loss trains: both (gradients through H(X, s) and H(X, s+1)) or next (H(X, s) a constant target, loss divided by (s+1)², so every state weighs alike)")
+    let subjectLimit = Option.integer("subjects", default: 0, unit: "subjects", minimum: 0, help: "train on only this many subjects, spread evenly over those with several images, to check that the field can fit a few; 0 trains on all")
     let diagnoseEvery = Option.integer("diagnose-every", default: 250, unit: "steps", minimum: 0, help: "steps between cosine diagnostics; 0 turns them off")
 
     var options: [any CommandOption] {
         training.all + [output, autoencoderPath, denoiserPath, rank, alpha, totalSteps, eta, draws, maxInputImages,
-                        width, layers, stepTarget, diagnoseEvery]
+                        width, layers, stepTarget, subjectLimit, diagnoseEvery]
     }
 
     func run(_ arguments: ParsedArguments) throws {
@@ -65,8 +66,13 @@ struct TrainFieldCommand: Command {
         let autoencoderHash = try fileSHA256(URL(fileURLWithPath: arguments[autoencoderPath]))
         let denoiserHash = try fileSHA256(URL(fileURLWithPath: arguments[denoiserPath]))
 
-        let (subjects, manifestHash) = try TrainingData.trainingSubjectLatents(
+        var (subjects, manifestHash) = try TrainingData.trainingSubjectLatents(
             root: root, base: base, autoencoderHash: autoencoderHash, modelPath: arguments[output], logger: logger)
+        if arguments[subjectLimit] > 0 {
+            // The diagnostics' fixed subjects are among these.
+            subjects = fixedSubjects(subjects, count: arguments[subjectLimit])
+            logger.info("training on \(subjects.count) subjects only (--subjects)")
+        }
 
         var configuration = FieldConfiguration(slots: base.denoiser.slots)
         configuration.rank = arguments[rank]
