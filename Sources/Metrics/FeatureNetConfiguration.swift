@@ -31,7 +31,7 @@ public enum EmbeddingSource: String, Codable, Sendable, CaseIterable {
     case whitened
 }
 
-/// How the `whitened` embedding is fitted: the number of principal
+/// Settings of the `whitened` embedding's fit: the number of principal
 /// components kept and how much the smaller ones are damped.
 public struct FeatureWhiteningConfiguration: Codable, Equatable, Sendable {
     /// Principal components kept, the width of the embedding. Default 512.

@@ -89,10 +89,10 @@ extension FeatureNet {
         whitening.bias?.data = bias
 
         let total = decomposition.values.reduce(0) { $0 + max($1, 0) }
-        let kept = decomposition.values.prefix(settings.width).reduce(0) { $0 + max($1, 0) }
+        let retained = decomposition.values.prefix(settings.width).reduce(0) { $0 + max($1, 0) }
         return WhiteningFit(
             imageCount: images.count, inputWidth: inputWidth, width: settings.width,
-            keptVariance: total > 0 ? kept / total : 0, largestEigenvalue: largest,
+            keptVariance: total > 0 ? retained / total : 0, largestEigenvalue: largest,
             smallestKeptEigenvalue: decomposition.values[settings.width - 1])
     }
 }

@@ -41,9 +41,9 @@ public struct NearestNeighbourClassifier {
                 .prefix(k)
             var votes = [Int](repeating: 0, count: classCount)
             for reference in nearest { votes[labels[reference]] += 1 }
-            let most = votes.max() ?? 0
-            // The first of the nearest references whose label has the most votes.
-            return nearest.map { labels[$0] }.first { votes[$0] == most } ?? 0
+            let topVotes = votes.max() ?? 0
+            // The first of the nearest references whose label has the top vote count.
+            return nearest.map { labels[$0] }.first { votes[$0] == topVotes } ?? 0
         }
     }
 

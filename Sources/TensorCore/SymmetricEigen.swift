@@ -28,7 +28,7 @@ public struct SymmetricEigenDecomposition: Sendable {
         var info: Int32 = 0
         var workQuery = 0.0
         var iworkQuery: Int32 = 0
-        // A length of -1 asks LAPACK for the workspace sizes only.
+        // A length of -1 requests only the workspace sizes from LAPACK.
         var workQueryLength: Int32 = -1
         var iworkQueryLength: Int32 = -1
 

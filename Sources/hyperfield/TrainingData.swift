@@ -28,6 +28,18 @@ enum TrainingData {
         return SharedDataCatalog.defaultRoot(repositoryRoot: here)
     }
 
+    /// Returns the catalog of the shared photographs at `given` (or the
+    /// default root), after checking that LFW, DogFaceNet and the cat faces,
+    /// which the held-out evaluations read, are present.
+    static func evaluationCatalog(_ given: String?, logger: Logger) throws -> SharedDataCatalog {
+        let root = dataRoot(given)
+        let catalog = SharedDataCatalog(root: root, log: logger.info)
+        for source in [SharedDataSource.lfw, .dogFaceNet, .catFaces] where !catalog.isAvailable(source) {
+            throw RuntimeError("\(root.appendingPathComponent(source.imageFolder).path) not found; pass --data DIR or set HYPERFIELD_DATA to the folder of the shared photographs")
+        }
+        return catalog
+    }
+
     /// Loads the training split of `sources` at `resolution`: held-out
     /// identities are never included.
     static func loadTrainingSubjects(

@@ -49,11 +49,8 @@ struct ValidateFeaturesCommand: Command {
     func run(_ arguments: ParsedArguments) throws {
         let logger = Logger()
         if arguments[threads] > 0 { Threading.setThreadCount(arguments[threads]) }
-        let root = TrainingData.dataRoot(arguments[data])
-        let catalog = SharedDataCatalog(root: root, log: logger.info)
-        for source in [SharedDataSource.lfw, .dogFaceNet, .catFaces] where !catalog.isAvailable(source) {
-            throw RuntimeError("\(root.appendingPathComponent(source.imageFolder).path) not found; pass --data DIR or set HYPERFIELD_DATA to the folder of the shared photographs")
-        }
+        let catalog = try TrainingData.evaluationCatalog(arguments[data], logger: logger)
+        let root = catalog.root
         let nets: [(choice: FeatureNetChoice, path: String)] = [(.clipI, arguments[clipI]), (.dino, arguments[dino])]
             .filter { arguments[only] == nil || arguments[only] == $0.0 }
 

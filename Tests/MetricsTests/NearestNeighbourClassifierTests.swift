@@ -26,10 +26,10 @@ final class NearestNeighbourClassifierTests: XCTestCase {
     func testLeaveOneOutSkipsTheQueryItself() {
         let classifier = NearestNeighbourClassifier(references: references, labels: labels, classCount: 2, k: 1)
 
-        let kept = classifier.classify(references)
+        let withSelf = classifier.classify(references)
         let leftOut = classifier.classify(references, excludingReference: true)
 
-        XCTAssertEqual(kept, labels, "each reference is its own nearest neighbour")
+        XCTAssertEqual(withSelf, labels, "each reference is its own nearest neighbour")
         // (0.8, 0.6) has (0.96, 0.28) nearest once itself is left out.
         XCTAssertEqual(leftOut[2], 0)
         // (0.28, 0.96) has (0, 1) nearest, and (0, 1) has (0.28, 0.96).
